@@ -1,0 +1,63 @@
+# The two commands a new user runs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+CMAKE := $(VENV)/bin/cmake
+CTEST := $(VENV)/bin/ctest
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test install test-cpp test-asan test-python gtest redis-server clean
+
+$(VENV)/.deps-stamp: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet "scikit-build-core>=0.10" "nanobind>=2.4" ninja cmake
+	$(PIP) install --quiet "fastapi>=0.115" "uvicorn[standard]>=0.30" "aiocache>=0.12,<1.0" \
+		"pytest>=8" "hypothesis>=6.100" "httpx>=0.27" httpx2 "anyio>=4" "redis[hiredis]>=5.0"
+	touch $@
+
+# Rebuilds the extension when any engine, binding or package file changes.
+SOURCES := $(shell find engine bindings src -type f) CMakeLists.txt pyproject.toml
+$(VENV)/.install-stamp: $(VENV)/.deps-stamp $(SOURCES)
+	$(PIP) install --quiet --no-build-isolation --no-deps .
+	touch $@
+
+install: $(VENV)/.install-stamp
+
+demo: install
+	@$(PY) examples/demo.py --host $(HOST) --port $(PORT)
+
+# GoogleTest comes from Debian's packages; installed here when missing.
+gtest:
+	@if [ ! -f /usr/lib/x86_64-linux-gnu/cmake/GTest/GTestConfig.cmake ] && ! dpkg -s libgtest-dev >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq libgtest-dev >/dev/null; \
+		else echo "libgtest-dev is missing: run 'sudo apt-get install libgtest-dev'" >&2; exit 1; fi; \
+	fi
+
+redis-server:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server >/dev/null; \
+		else echo "redis-server is missing: run 'sudo apt-get install redis-server'" >&2; exit 1; fi; \
+	fi
+
+test-cpp: gtest $(VENV)/.deps-stamp
+	$(CMAKE) -S . -B build/engine -G Ninja -DFCR_BUILD_TESTS=ON -DCMAKE_MAKE_PROGRAM=$(abspath $(VENV))/bin/ninja >/dev/null
+	$(CMAKE) --build build/engine
+	$(CTEST) --test-dir build/engine --output-on-failure
+
+test-asan: gtest $(VENV)/.deps-stamp
+	$(CMAKE) -S . -B build/asan -G Ninja -DFCR_BUILD_TESTS=ON -DFCR_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_MAKE_PROGRAM=$(abspath $(VENV))/bin/ninja >/dev/null
+	$(CMAKE) --build build/asan
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 $(CTEST) --test-dir build/asan --output-on-failure
+
+test-python: install redis-server
+	$(PY) -m pytest
+
+test: test-cpp test-asan test-python
+
+clean:
+	rm -rf build $(VENV)

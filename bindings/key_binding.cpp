@@ -1,0 +1,111 @@
+// KeySpec binding: builds a canonical key straight from an ASGI scope, so the
+// hit path needs no Starlette Request/QueryParams/Headers objects.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/string_view.h>
+#include <nanobind/stl/vector.h>
+
+#include <string_view>
+#include <vector>
+
+#include "bindings.hpp"
+#include "fcr/key.hpp"
+
+namespace nb = nanobind;
+
+namespace fcr::py {
+namespace {
+
+std::string_view view_of_str(PyObject* obj, const char* what) {
+  if (!PyUnicode_Check(obj)) throw nb::type_error(what);
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(obj, &size);
+  if (!data) throw nb::python_error();
+  return {data, static_cast<std::size_t>(size)};
+}
+
+std::string_view view_of_bytes(PyObject* obj, const char* what) {
+  if (!PyBytes_Check(obj)) throw nb::type_error(what);
+  return {PyBytes_AS_STRING(obj), static_cast<std::size_t>(PyBytes_GET_SIZE(obj))};
+}
+
+PyObject* scope_item(PyObject* scope, const char* name) {
+  PyObject* item = PyDict_GetItemString(scope, name);  // borrowed
+  if (!item) throw nb::key_error(name);
+  return item;
+}
+
+// Views into the scope's header byte strings; valid while `headers` is alive.
+std::vector<HeaderView> header_views(PyObject* headers) {
+  std::vector<HeaderView> views;
+  nb::object seq = nb::steal(PySequence_Fast(headers, "scope['headers'] must be a sequence"));
+  if (!seq.is_valid()) throw nb::python_error();
+  Py_ssize_t n = PySequence_Fast_GET_SIZE(seq.ptr());
+  views.reserve(static_cast<std::size_t>(n));
+  PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* pair = items[i];
+    if (!PySequence_Check(pair) || PySequence_Size(pair) != 2) {
+      throw nb::type_error("each header must be a (name, value) pair of bytes");
+    }
+    nb::object name = nb::steal(PySequence_GetItem(pair, 0));
+    nb::object value = nb::steal(PySequence_GetItem(pair, 1));
+    if (!name.is_valid() || !value.is_valid()) throw nb::python_error();
+    // The pair owns name/value, so the views stay valid after these refs drop.
+    views.emplace_back(view_of_bytes(name.ptr(), "header names must be bytes"),
+                       view_of_bytes(value.ptr(), "header values must be bytes"));
+  }
+  return views;
+}
+
+std::string canonical_from_scope(const KeySpec& spec, nb::dict scope) {
+  PyObject* s = scope.ptr();
+  std::string_view method = view_of_str(scope_item(s, "method"), "scope['method'] must be str");
+  std::string_view path = view_of_str(scope_item(s, "path"), "scope['path'] must be str");
+  PyObject* query_obj = PyDict_GetItemString(s, "query_string");
+  std::string_view query =
+      query_obj ? view_of_bytes(query_obj, "scope['query_string'] must be bytes") : std::string_view{};
+  if (spec.vary_headers().empty()) return spec.canonical(method, path, query, {});
+  std::vector<HeaderView> headers = header_views(scope_item(s, "headers"));
+  return spec.canonical(method, path, query, headers);
+}
+
+std::string canonical_from_parts(const KeySpec& spec, std::string_view method,
+                                 std::string_view path, nb::bytes query, nb::handle headers) {
+  std::vector<HeaderView> views = header_views(headers.ptr());
+  return spec.canonical(method, path, {query.c_str(), query.size()}, views);
+}
+
+std::vector<QueryItem> parse_query_bytes(nb::bytes raw) {
+  return parse_query({raw.c_str(), raw.size()});
+}
+
+}  // namespace
+
+void bind_key(nb::module_& m) {
+  nb::class_<QueryParamSpec>(m, "QueryParamSpec",
+                             "A declared query parameter: alias and default values "
+                             "(None for a None default).")
+      .def(nb::init<std::string, std::optional<std::vector<std::string>>>(), nb::arg("alias"),
+           nb::arg("defaults").none())
+      .def_ro("alias", &QueryParamSpec::alias)
+      .def_ro("defaults", &QueryParamSpec::defaults);
+
+  nb::class_<KeySpec>(m, "KeySpec", "Canonical-key builder for one route.")
+      .def(nb::init<std::vector<QueryParamSpec>, std::vector<std::string>>(), nb::arg("params"),
+           nb::arg("vary_headers"))
+      .def("from_scope", &canonical_from_scope, nb::arg("scope"),
+           "Canonical key of the request described by an ASGI HTTP scope.")
+      .def("canonical", &canonical_from_parts, nb::arg("method"), nb::arg("path"),
+           nb::arg("query_string"), nb::arg("headers"),
+           "Canonical key from request parts (headers: sequence of (bytes, bytes)).")
+      .def_prop_ro("params", &KeySpec::params)
+      .def_prop_ro("vary_headers", &KeySpec::vary_headers);
+
+  m.def("parse_query", &parse_query_bytes, nb::arg("query_string"),
+        "Decode a raw query string exactly as Starlette's QueryParams does.");
+}
+
+}  // namespace fcr::py

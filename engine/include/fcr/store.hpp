@@ -1,0 +1,121 @@
+// The in-process response store: sharded, bounded by bytes and entries,
+// with absolute expiry, namespaces with O(1) clear, and counters.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "fcr/hash.hpp"
+
+namespace fcr {
+
+// What the store keeps for a key. The engine never looks inside: the binding
+// derives from it to hold Python objects, tests to hold strings.
+class Payload {
+ public:
+  virtual ~Payload() = default;
+};
+using PayloadPtr = std::shared_ptr<const Payload>;
+
+// Seconds on a monotonic clock; injectable so tests control time.
+using Clock = std::function<double()>;
+double monotonic_seconds() noexcept;
+
+struct StoreConfig {
+  std::size_t max_bytes = 256u << 20;  // sum of entry charges
+  std::size_t max_entries = 0;         // 0: no limit on the count
+  std::size_t shards = 16;             // rounded up to a power of two
+};
+
+struct StoreStats {
+  std::uint64_t hits = 0;
+  std::uint64_t misses = 0;
+  std::uint64_t inserts = 0;
+  std::uint64_t updates = 0;
+  std::uint64_t evictions = 0;
+  std::uint64_t expirations = 0;
+  std::uint64_t deletes = 0;
+  std::uint64_t collisions = 0;  // same digest, different canonical key
+  std::uint64_t rejections = 0;  // single entry larger than a shard's budget
+  std::size_t bytes = 0;
+  std::size_t entries = 0;
+};
+
+// Fixed per-entry bookkeeping added to every charge, so that many tiny
+// entries still count against max_bytes.
+inline constexpr std::size_t kEntryOverhead = 96;
+
+// Payloads that leave the store (evicted, replaced, deleted, expired) are
+// moved here rather than destroyed under a shard lock, so the caller can drop
+// them after every lock is released (the binding needs that for Python
+// references).
+using Released = std::vector<PayloadPtr>;
+
+class Store {
+ public:
+  explicit Store(StoreConfig config = {}, Clock clock = monotonic_seconds);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Returns the id of a namespace, creating it on first use. Ids are stable for
+  // the life of the store.
+  std::uint32_t namespace_id(std::string_view name);
+
+  // Inserts or replaces. `charge` is the payload's size in bytes (the store adds
+  // the key length and kEntryOverhead). `ttl` <= 0 means no expiry. Returns
+  // false when the entry cannot fit at all.
+  bool put(std::uint32_t ns, std::string_view key, PayloadPtr value, std::size_t charge, double ttl,
+           Released& released);
+
+  // The live payload for a key, or nullptr (expired and cleared entries are
+  // misses). Verifies the full canonical key, so a digest collision is a miss.
+  PayloadPtr get(std::uint32_t ns, std::string_view key, Released& released);
+
+  // Removes one key; returns 1 if a live entry was removed, else 0.
+  std::size_t erase(std::uint32_t ns, std::string_view key, Released& released);
+
+  // Drops every entry of a namespace in O(1) (entries are reclaimed lazily);
+  // returns how many live entries the namespace had.
+  std::size_t clear(std::uint32_t ns);
+
+  // Drops everything, returns the number of live entries removed.
+  std::size_t clear_all(Released& released);
+
+  // Reclaims up to `budget` expired or cleared entries per shard; returns the
+  // number reclaimed. Also done incrementally by put().
+  std::size_t sweep(std::size_t budget, Released& released);
+
+  StoreStats stats() const;
+  const StoreConfig& config() const noexcept { return config_; }
+
+ private:
+  struct Entry;
+  struct Shard;
+  struct NamespaceState;
+
+  Shard& shard_for(const Digest& digest) noexcept;
+  static Digest digest_of(std::uint32_t ns, std::string_view key) noexcept;
+
+  StoreConfig config_;
+  Clock clock_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::size_t shard_mask_ = 0;
+
+  mutable std::mutex namespaces_mutex_;
+  std::unordered_map<std::string, std::uint32_t> namespace_ids_;
+  // Fixed capacity so readers never see a reallocation: generation and live
+  // counter per namespace id.
+  std::unique_ptr<NamespaceState[]> namespaces_;
+  std::size_t namespace_capacity_ = 0;
+};
+
+}  // namespace fcr

@@ -1,0 +1,253 @@
+#include "fcr/key.hpp"
+
+#include <algorithm>
+
+#include "fcr/http.hpp"
+
+namespace fcr {
+namespace {
+
+void append_utf8(std::string& out, char32_t cp) {
+  if (cp < 0x80) {
+    out.push_back(static_cast<char>(cp));
+  } else if (cp < 0x800) {
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  } else {  // Only U+FFFD and Latin-1 are ever produced here.
+    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
+    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+}
+
+constexpr char32_t kReplacement = 0xFFFD;
+
+// bytes.decode("utf-8", "replace"): valid sequences are copied, and each
+// maximal subpart of an ill-formed sequence becomes one U+FFFD (the Unicode
+// "best practice" CPython follows).
+void decode_utf8_replace(std::string& out, std::string_view in) {
+  std::size_t i = 0;
+  while (i < in.size()) {
+    const auto b = static_cast<unsigned char>(in[i]);
+    if (b < 0x80) {
+      out.push_back(static_cast<char>(b));
+      ++i;
+      continue;
+    }
+    int need;  // continuation bytes after the lead byte
+    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the 2nd byte
+    if (b >= 0xC2 && b <= 0xDF) {
+      need = 1;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      need = 2;
+      if (b == 0xE0) lo = 0xA0;  // no overlongs
+      if (b == 0xED) hi = 0x9F;  // no surrogates
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      need = 3;
+      if (b == 0xF0) lo = 0x90;  // no overlongs
+      if (b == 0xF4) hi = 0x8F;  // nothing above U+10FFFF
+    } else {
+      append_utf8(out, kReplacement);  // stray continuation, C0/C1, F5..FF
+      ++i;
+      continue;
+    }
+    std::size_t j = i + 1;
+    int got = 0;
+    while (got < need && j < in.size()) {
+      const auto c = static_cast<unsigned char>(in[j]);
+      if (c < lo || c > hi) break;
+      lo = 0x80;
+      hi = 0xBF;
+      ++j;
+      ++got;
+    }
+    if (got == need) {
+      out.append(in.substr(i, j - i));
+    } else {
+      append_utf8(out, kReplacement);  // the whole valid-so-far prefix
+    }
+    i = j;
+  }
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// urllib.parse.unquote() on the Latin-1 decoding of `raw` (with '+' already
+// turned into ' '), re-encoded as UTF-8. CPython splits the text into runs of
+// ASCII and non-ASCII characters and percent-decodes only the ASCII runs, each
+// run decoded as UTF-8 on its own: "%C3" followed by a raw 0xA9 byte is
+// U+FFFD U+00A9, not "é".
+std::string unquote(std::string_view raw) {
+  std::string out;
+  out.reserve(raw.size());
+  std::string bytes;
+  std::size_t i = 0;
+  while (i < raw.size()) {
+    std::size_t j = i;
+    if (static_cast<unsigned char>(raw[i]) >= 0x80) {
+      for (; j < raw.size() && static_cast<unsigned char>(raw[j]) >= 0x80; ++j) {
+        append_utf8(out, static_cast<unsigned char>(raw[j]));
+      }
+    } else {
+      while (j < raw.size() && static_cast<unsigned char>(raw[j]) < 0x80) ++j;
+      const std::string_view run = raw.substr(i, j - i);
+      bytes.clear();
+      for (std::size_t k = 0; k < run.size(); ++k) {
+        if (run[k] == '%' && k + 2 < run.size()) {
+          const int h = hex_value(run[k + 1]);
+          const int l = hex_value(run[k + 2]);
+          if (h >= 0 && l >= 0) {
+            bytes.push_back(static_cast<char>(h * 16 + l));
+            k += 2;
+            continue;
+          }
+        }
+        bytes.push_back(run[k]);  // includes an invalid or truncated '%'
+      }
+      decode_utf8_replace(out, bytes);
+    }
+    i = j;
+  }
+  return out;
+}
+
+std::string plus_to_space(std::string_view s) {
+  std::string r(s);
+  std::replace(r.begin(), r.end(), '+', ' ');
+  return r;
+}
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::vector<QueryItem> parse_query(std::string_view raw_query) {
+  std::vector<QueryItem> items;
+  std::size_t start = 0;
+  while (start <= raw_query.size()) {
+    std::size_t end = raw_query.find('&', start);
+    if (end == std::string_view::npos) end = raw_query.size();
+    const std::string_view field = raw_query.substr(start, end - start);
+    start = end + 1;
+    if (field.empty()) continue;
+    const std::size_t eq = field.find('=');
+    const std::string_view name = field.substr(0, eq);
+    const std::string_view value = eq == std::string_view::npos ? std::string_view{} : field.substr(eq + 1);
+    items.emplace_back(unquote(plus_to_space(name)), unquote(plus_to_space(value)));
+  }
+  return items;
+}
+
+void append_escaped(std::string& out, std::string_view component) {
+  static constexpr char kDigits[] = "0123456789ABCDEF";
+  for (const char ch : component) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool escape = c < 0x20 || c == 0x7F || c == '%' || c == '&' || c == '=' || c == '#' ||
+                        c == '?' || c == ' ';
+    if (escape) {
+      out.push_back('%');
+      out.push_back(kDigits[c >> 4]);
+      out.push_back(kDigits[c & 0xF]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+}
+
+KeySpec::KeySpec(std::vector<QueryParamSpec> params, std::vector<std::string> vary_headers)
+    : params_(std::move(params)) {
+  std::stable_sort(params_.begin(), params_.end(),
+                   [](const QueryParamSpec& a, const QueryParamSpec& b) { return a.alias < b.alias; });
+  for (const std::string& raw : vary_headers) {
+    std::string name = http::to_lower(trim_ows(raw));
+    if (name.empty() || std::find(vary_.begin(), vary_.end(), name) != vary_.end()) continue;
+    vary_.push_back(std::move(name));
+  }
+}
+
+std::string KeySpec::canonical(std::string_view method, std::string_view path, std::string_view raw_query,
+                               std::span<const HeaderView> headers) const {
+  std::string out;
+  out.reserve(method.size() + path.size() + raw_query.size() + 32);
+  append_escaped(out, method);
+  out.push_back(' ');
+  append_escaped(out, path);
+
+  if (!params_.empty()) {
+    out.push_back('?');
+    const std::vector<QueryItem> query = parse_query(raw_query);
+    bool first = true;
+    const auto emit = [&](const std::string& alias, const std::string* value) {
+      if (!first) out.push_back('&');
+      first = false;
+      append_escaped(out, alias);
+      if (value != nullptr) {
+        out.push_back('=');
+        append_escaped(out, *value);
+      }
+    };
+    for (const QueryParamSpec& param : params_) {
+      bool found = false;
+      for (const QueryItem& item : query) {
+        if (item.first == param.alias) {
+          emit(param.alias, &item.second);
+          found = true;
+        }
+      }
+      if (found) continue;
+      if (!param.defaults) {
+        emit(param.alias, nullptr);  // None: the bare alias
+      } else {
+        // An empty list default emits nothing; no present value looks like
+        // that, because a present parameter always emits `alias=`.
+        for (const std::string& value : *param.defaults) emit(param.alias, &value);
+      }
+    }
+  }
+
+  if (!vary_.empty()) {
+    out.push_back('#');
+    std::string joined;
+    for (std::size_t v = 0; v < vary_.size(); ++v) {
+      if (v != 0) out.push_back('&');
+      append_escaped(out, vary_[v]);
+      bool found = false;
+      joined.clear();
+      for (const HeaderView& header : headers) {
+        if (!iequals(header.first, vary_[v])) continue;
+        if (found) joined += ", ";
+        joined += header.second;
+        found = true;
+      }
+      if (found) {
+        out.push_back('=');
+        append_escaped(out, joined);
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace fcr

@@ -1,0 +1,349 @@
+#include "fcr/store.hpp"
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <limits>
+#include <stdexcept>
+
+namespace fcr {
+
+double monotonic_seconds() noexcept {
+  using namespace std::chrono;
+  return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+namespace {
+
+constexpr std::size_t kMaxNamespaces = 65536;
+constexpr std::size_t kMaxShards = 4096;
+constexpr std::size_t kPutSweepExamine = 4;  // cold entries put() inspects
+
+std::uint32_t checked_ns(std::uint32_t ns, std::size_t capacity) {
+  if (ns >= capacity) throw std::out_of_range("fcr::Store: invalid namespace id");
+  return ns;
+}
+
+// ---- Eviction policy --------------------------------------------------------
+// Plain LRU over an intrusive list (head = most recent). The store only talks
+// to it through on_insert/on_hit/on_remove/victim and walks cold-to-warm with
+// victim()/warmer(), so another policy (S3-FIFO) can replace this class alone.
+template <class Node>
+class LruPolicy {
+ public:
+  void on_insert(Node* n) noexcept { push_front(n); }
+  void on_hit(Node* n) noexcept {
+    if (head_ == n) return;
+    unlink(n);
+    push_front(n);
+  }
+  void on_remove(Node* n) noexcept { unlink(n); }
+  Node* victim() const noexcept { return tail_; }
+  Node* warmer(const Node* n) const noexcept { return n->prev; }
+
+ private:
+  void push_front(Node* n) noexcept {
+    n->prev = nullptr;
+    n->next = head_;
+    (head_ ? head_->prev : tail_) = n;
+    head_ = n;
+  }
+  void unlink(Node* n) noexcept {
+    (n->prev ? n->prev->next : head_) = n->next;
+    (n->next ? n->next->prev : tail_) = n->prev;
+    n->prev = n->next = nullptr;
+  }
+  Node* head_ = nullptr;
+  Node* tail_ = nullptr;
+};
+
+}  // namespace
+
+// Generation (high 32 bits) and live count (low 32 bits) share one atomic word:
+// put() reads the generation and counts the entry in a single fetch_add, and
+// clear() retires a generation and zeroes its count in a single CAS. With two
+// separate atomics a put racing a clear could count a dead entry forever.
+// "Live" includes expired entries not yet reclaimed (expiry is lazy). 32 bits
+// of live count is ample: 2^32 entries would need over 400 GB of overhead.
+struct Store::NamespaceState {
+  static constexpr std::uint64_t kLiveMask = 0xffffffffu;
+  std::atomic<std::uint64_t> word{0};
+
+  std::uint32_t generation() const noexcept { return static_cast<std::uint32_t>(word.load() >> 32); }
+  std::uint32_t add_live() noexcept { return static_cast<std::uint32_t>(word.fetch_add(1) >> 32); }
+  // Only entries of the current generation are still counted.
+  void remove_live(std::uint32_t gen) noexcept {
+    std::uint64_t w = word.load();
+    while ((w >> 32) == gen && (w & kLiveMask) != 0 && !word.compare_exchange_weak(w, w - 1)) {
+    }
+  }
+  std::size_t clear() noexcept {
+    std::uint64_t w = word.load();
+    while (!word.compare_exchange_weak(w, ((w >> 32) + 1) << 32)) {
+    }
+    return static_cast<std::size_t>(w & kLiveMask);
+  }
+};
+
+struct Store::Entry {
+  Digest digest;
+  std::string key;
+  std::uint32_t ns = 0;
+  std::uint32_t generation = 0;  // namespace generation at insert
+  NamespaceState* space = nullptr;
+  double expires_at = 0;  // 0: never
+  std::size_t charge = 0;
+  PayloadPtr value;
+  Entry* prev = nullptr;  // policy hooks
+  Entry* next = nullptr;
+
+  bool cleared() const noexcept { return generation != space->generation(); }
+  bool expired(double now) const noexcept { return expires_at > 0 && now >= expires_at; }
+  bool dead(double now) const noexcept { return cleared() || expired(now); }
+};
+
+struct alignas(64) Store::Shard {
+  std::mutex mutex;
+  std::unordered_map<Digest, Entry*, DigestHasher> map;
+  LruPolicy<Entry> policy;
+  // Counters under `mutex`. bytes/entries count what is physically held,
+  // including dead (expired or cleared) entries not yet reclaimed.
+  StoreStats stats;
+  std::size_t max_bytes = 0;
+  std::size_t max_entries = 0;  // 0: unlimited
+
+  Entry* find(std::uint32_t ns, std::string_view key, const Digest& digest) {
+    auto it = map.find(digest);
+    if (it == map.end()) return nullptr;
+    Entry* e = it->second;
+    if (e->ns == ns && e->key == key) return e;
+    ++stats.collisions;  // same digest, different key: not ours
+    return nullptr;
+  }
+
+  void link(Entry* e) {
+    map.emplace(e->digest, e);
+    policy.on_insert(e);
+    stats.bytes += e->charge;
+    ++stats.entries;
+  }
+
+  // Unlinks and frees `e`, handing its payload to `released`. Counts cleared
+  // entries as deletes, expired ones as expirations, and live ones under
+  // `live_counter` (if any). Returns whether the entry was live.
+  bool drop(Entry* e, double now, std::uint64_t StoreStats::*live_counter, Released& released) {
+    const bool cleared = e->cleared();
+    const bool expired = !cleared && e->expired(now);
+    if (cleared) {
+      ++stats.deletes;
+    } else if (expired) {
+      ++stats.expirations;
+    } else if (live_counter != nullptr) {
+      ++(stats.*live_counter);
+    }
+    e->space->remove_live(e->generation);
+    policy.on_remove(e);
+    map.erase(e->digest);
+    stats.bytes -= e->charge;
+    --stats.entries;
+    released.push_back(std::move(e->value));
+    delete e;
+    return !cleared && !expired;
+  }
+
+  // Reclaims up to `budget` dead entries among the `examine` coldest ones.
+  std::size_t reclaim(double now, std::size_t examine, std::size_t budget, Released& released) {
+    std::size_t reclaimed = 0;
+    for (Entry* e = policy.victim(); e != nullptr && examine > 0 && reclaimed < budget; --examine) {
+      Entry* next = policy.warmer(e);
+      if (e->dead(now)) {
+        drop(e, now, nullptr, released);
+        ++reclaimed;
+      }
+      e = next;
+    }
+    return reclaimed;
+  }
+
+  bool over_budget() const noexcept {
+    return stats.bytes > max_bytes || (max_entries != 0 && stats.entries > max_entries);
+  }
+};
+
+Store::Store(StoreConfig config, Clock clock)
+    : config_(config), clock_(clock ? std::move(clock) : Clock(monotonic_seconds)) {
+  const std::size_t n = std::bit_ceil(std::clamp<std::size_t>(config_.shards, 1, kMaxShards));
+  config_.shards = n;
+  shard_mask_ = n - 1;
+  shards_.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    auto shard = std::make_unique<Shard>();
+    // Bytes round down so the total never exceeds max_bytes; entries round up
+    // so a small max_entries does not become zero per shard.
+    shard->max_bytes = config_.max_bytes / n;
+    shard->max_entries = config_.max_entries / n + (config_.max_entries % n != 0 ? 1 : 0);
+    shards_.push_back(std::move(shard));
+  }
+  namespace_capacity_ = kMaxNamespaces;
+  namespaces_ = std::make_unique<NamespaceState[]>(namespace_capacity_);
+}
+
+Store::~Store() {
+  for (auto& shard : shards_) {
+    for (auto& [digest, entry] : shard->map) delete entry;
+  }
+}
+
+Store::Shard& Store::shard_for(const Digest& digest) noexcept {
+  // The map hashes on `lo`; use `hi` here so shard choice and bucket are independent.
+  return *shards_[static_cast<std::size_t>(digest.hi) & shard_mask_];
+}
+
+Digest Store::digest_of(std::uint32_t ns, std::string_view key) noexcept { return hash128(key, ns); }
+
+std::uint32_t Store::namespace_id(std::string_view name) {
+  std::lock_guard lock(namespaces_mutex_);
+  std::string owned(name);
+  if (auto it = namespace_ids_.find(owned); it != namespace_ids_.end()) return it->second;
+  if (namespace_ids_.size() >= namespace_capacity_) throw std::length_error("fcr::Store: too many namespaces");
+  const auto id = static_cast<std::uint32_t>(namespace_ids_.size());
+  namespace_ids_.emplace(std::move(owned), id);
+  return id;
+}
+
+bool Store::put(std::uint32_t ns, std::string_view key, PayloadPtr value, std::size_t charge, double ttl,
+                Released& released) {
+  NamespaceState& space = namespaces_[checked_ns(ns, namespace_capacity_)];
+  const Digest digest = digest_of(ns, key);
+  Shard& shard = shard_for(digest);
+  const double now = clock_();
+  const std::size_t fixed = key.size() + kEntryOverhead;
+  const bool fits = charge <= shard.max_bytes && fixed <= shard.max_bytes - charge;
+
+  // Built before locking; if anything throws, the lock is released before the entry dies.
+  std::unique_ptr<Entry> entry;
+  if (fits) {
+    entry = std::make_unique<Entry>();
+    entry->digest = digest;
+    entry->key.assign(key);
+    entry->ns = ns;
+    entry->space = &space;
+    entry->expires_at = ttl > 0 ? now + ttl : 0;
+    entry->charge = charge + fixed;
+    entry->value = std::move(value);
+  }
+
+  std::lock_guard lock(shard.mutex);
+  shard.reclaim(now, kPutSweepExamine, kPutSweepExamine, released);
+  Entry* old = nullptr;
+  if (auto it = shard.map.find(digest); it != shard.map.end()) old = it->second;
+  const bool same_key = old != nullptr && old->ns == ns && old->key == key;
+
+  if (!fits) {
+    // The old value is superseded even though the new one cannot be kept.
+    ++shard.stats.rejections;
+    if (same_key) shard.drop(old, now, &StoreStats::deletes, released);
+    released.push_back(std::move(value));  // the caller may need to drop it unlocked too
+    return false;
+  }
+
+  bool replaced_live = false;
+  if (same_key) {
+    replaced_live = shard.drop(old, now, nullptr, released);
+  } else if (old != nullptr) {
+    ++shard.stats.collisions;  // one entry per digest: the other key gives way
+    shard.drop(old, now, &StoreStats::evictions, released);
+  }
+  ++(replaced_live ? shard.stats.updates : shard.stats.inserts);
+
+  Entry* inserted = entry.get();
+  inserted->generation = space.add_live();
+  shard.link(inserted);
+  entry.release();
+
+  while (shard.over_budget()) {
+    Entry* victim = shard.policy.victim();
+    if (victim == nullptr || victim == inserted) break;
+    shard.drop(victim, now, &StoreStats::evictions, released);
+  }
+  return true;
+}
+
+PayloadPtr Store::get(std::uint32_t ns, std::string_view key, Released& released) {
+  checked_ns(ns, namespace_capacity_);
+  const Digest digest = digest_of(ns, key);
+  Shard& shard = shard_for(digest);
+  const double now = clock_();
+
+  std::lock_guard lock(shard.mutex);
+  Entry* e = shard.find(ns, key, digest);
+  if (e != nullptr && e->dead(now)) {
+    shard.drop(e, now, nullptr, released);
+    e = nullptr;
+  }
+  if (e == nullptr) {
+    ++shard.stats.misses;
+    return nullptr;
+  }
+  shard.policy.on_hit(e);
+  ++shard.stats.hits;
+  return e->value;
+}
+
+std::size_t Store::erase(std::uint32_t ns, std::string_view key, Released& released) {
+  checked_ns(ns, namespace_capacity_);
+  const Digest digest = digest_of(ns, key);
+  Shard& shard = shard_for(digest);
+  const double now = clock_();
+
+  std::lock_guard lock(shard.mutex);
+  Entry* e = shard.find(ns, key, digest);
+  if (e == nullptr) return 0;
+  return shard.drop(e, now, &StoreStats::deletes, released) ? 1 : 0;
+}
+
+std::size_t Store::clear(std::uint32_t ns) { return namespaces_[checked_ns(ns, namespace_capacity_)].clear(); }
+
+std::size_t Store::clear_all(Released& released) {
+  const double now = clock_();
+  std::size_t removed = 0;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    while (Entry* e = shard->policy.victim()) {
+      if (shard->drop(e, now, &StoreStats::deletes, released)) ++removed;
+    }
+  }
+  return removed;
+}
+
+std::size_t Store::sweep(std::size_t budget, Released& released) {
+  const double now = clock_();
+  std::size_t reclaimed = 0;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    reclaimed += shard->reclaim(now, std::numeric_limits<std::size_t>::max(), budget, released);
+  }
+  return reclaimed;
+}
+
+StoreStats Store::stats() const {
+  StoreStats total;
+  for (const auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    const StoreStats& s = shard->stats;
+    total.hits += s.hits;
+    total.misses += s.misses;
+    total.inserts += s.inserts;
+    total.updates += s.updates;
+    total.evictions += s.evictions;
+    total.expirations += s.expirations;
+    total.deletes += s.deletes;
+    total.collisions += s.collisions;
+    total.rejections += s.rejections;
+    total.bytes += s.bytes;
+    total.entries += s.entries;
+  }
+  return total;
+}
+
+}  // namespace fcr

@@ -1,0 +1,225 @@
+"""FastAPICache: configuration, the ``@cache`` decorator and the invalidation API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Literal, ParamSpec, TypeVar
+
+from fastapi.params import Depends
+from starlette.datastructures import MutableHeaders
+
+from ._config import (
+    CACHE_CONFIG_ATTR,
+    RouteCacheConfig,
+    is_header_token,
+    validate_dependencies,
+    validate_header_names,
+    validate_namespace,
+    validate_ttl,
+)
+from ._entry import StoredResponse
+from ._types import DEFAULT_ACCEPTED_STATUS_CODES, CachedResponse, CacheParamsBase, KeyBuilder
+from .backends.aiocache import AiocacheBackend, is_aiocache_cache
+from .backends.base import CacheBackend
+from .backends.memory import MemoryBackend
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+
+
+class FastAPICache:
+    """Manages cached routes.
+
+    ``cache`` is where responses live: omit it for the native in-process store
+    (:class:`MemoryBackend`), pass one of our backends, or pass any aiocache
+    cache instance as release 0.6.0 required.
+
+    ```py
+    from fastapi import APIRouter, FastAPI
+    from fastapi_caching_route import CachingRoute, FastAPICache
+
+    router = APIRouter(route_class=CachingRoute)
+    cache = FastAPICache()
+
+    @cache(ttl=60)
+    @router.get("/")
+    def cached() -> str:
+        return "Hello, World!"
+
+    app = FastAPI()
+    app.include_router(router)
+    ```
+
+    ``namespace_policy='concat'`` joins the backend's root namespace and a
+    route's (``root:route``); ``'replace'`` uses the route's alone.
+    """
+
+    __slots__ = (
+        "_cache_header",
+        "_cache_header_hit",
+        "_cache_header_miss",
+        "_concat_namespace",
+        "accepted_status_codes",
+        "backend",
+        "hit_header",
+        "max_body_bytes",
+        "miss_header",
+    )
+
+    def __init__(
+        self,
+        cache: CacheBackend | Any | None = None,
+        *,
+        namespace_policy: Literal["concat", "replace"] = "concat",
+        cache_header: str = "X-Cache",
+        cache_header_hit: str = "HIT",
+        cache_header_miss: str = "MISS",
+        accepted_status_codes: Iterable[int] = DEFAULT_ACCEPTED_STATUS_CODES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        if namespace_policy not in ("concat", "replace"):
+            raise ValueError(
+                f"namespace_policy must be 'concat' or 'replace', got {namespace_policy!r}"
+            )
+        for name, value in (
+            ("cache_header", cache_header),
+            ("cache_header_hit", cache_header_hit),
+            ("cache_header_miss", cache_header_miss),
+        ):
+            if not isinstance(value, str):
+                raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+        if not is_header_token(cache_header):
+            raise ValueError(f"cache_header must be a valid header name, got {cache_header!r}")
+        self.accepted_status_codes = _validate_status_codes(accepted_status_codes)
+        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
+            raise TypeError("max_body_bytes must be an int")
+        if max_body_bytes <= 0:
+            raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
+
+        self.backend = _resolve_backend(cache)
+        self.max_body_bytes = max_body_bytes
+        self._concat_namespace = namespace_policy == "concat"
+        self._cache_header = cache_header
+        self._cache_header_hit = cache_header_hit
+        self._cache_header_miss = cache_header_miss
+        name = cache_header.lower().encode("latin-1")
+        self.hit_header = (name, cache_header_hit.encode("latin-1"))
+        self.miss_header = (name, cache_header_miss.encode("latin-1"))
+
+    def __call__(
+        self,
+        *,
+        key_builder: KeyBuilder | None = None,
+        dependencies: Sequence[Depends] = (),
+        vary_headers: Sequence[str] = (),
+        namespace: str | None = None,
+        ttl: float | None = None,
+    ) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
+        """Mark an endpoint for caching by :class:`CachingRoute`.
+
+        Put it *above* the router decorator:
+
+        ```py
+        @cache(ttl=30, vary_headers=["accept-language"])
+        @router.get("/items")
+        async def items(q: str | None = None) -> list[str]: ...
+        ```
+
+        ``dependencies`` run before the lookup (e.g. an API-key check whose
+        401 must win over a hit); ``key_builder(request) -> str`` replaces the
+        default key (method, path, declared query parameters, vary headers).
+        """
+        if key_builder is not None and not callable(key_builder):
+            raise TypeError("key_builder must be callable: key_builder(request) -> str")
+        early = validate_dependencies(dependencies)
+        vary = validate_header_names("vary_headers", vary_headers)
+        params: CacheParamsBase = {}
+        if (ns := validate_namespace(namespace)) is not None:
+            params["namespace"] = ns
+        if (seconds := validate_ttl(ttl)) is not None:
+            params["ttl"] = seconds
+        config = RouteCacheConfig(
+            cache=self,
+            key_builder=key_builder,
+            early_dependencies=early,
+            vary_headers=vary,
+            params=params,
+        )
+
+        def decorator(endpoint: Callable[_P, _T]) -> Callable[_P, _T]:
+            try:
+                setattr(endpoint, CACHE_CONFIG_ATTR, config)
+            except (AttributeError, TypeError) as exc:
+                raise TypeError(
+                    f"@cache() cannot mark {endpoint!r}: it must decorate a function"
+                ) from exc
+            return endpoint
+
+        return decorator
+
+    async def get_cached(self, cache_key: str, namespace: str | None = None) -> CachedResponse | None:
+        """The stored response for a key (``namespace`` as prepared), or ``None``."""
+        entry = await self.backend.get(cache_key, namespace)
+        return None if entry is None else entry.to_cached_response()
+
+    async def set_cached(
+        self, cache_key: str, value: CachedResponse, caching_params: CacheParamsBase
+    ) -> bool:
+        """Store a response; ``caching_params`` as returned by :meth:`prepare_cache_params`."""
+        entry = StoredResponse.from_cached_response(value)
+        return await self.backend.set(
+            cache_key,
+            entry,
+            namespace=caching_params.get("namespace"),
+            ttl=caching_params.get("ttl"),
+        )
+
+    async def invalidate_cached(self, cache_key: str, namespace: str | None = None) -> int:
+        """Delete a stored response; returns the number of deleted entries."""
+        return await self.backend.delete(cache_key, namespace)
+
+    async def clear(self, namespace: str | None = None) -> int:
+        """Delete every entry of a (prepared) namespace; returns how many."""
+        return await self.backend.clear(namespace)
+
+    def prepare_cache_params(self, cache_params: CacheParamsBase) -> CacheParamsBase:
+        """Resolve a route's parameters for the backend (applies the namespace policy)."""
+        prepared = cache_params.copy()
+        namespace = prepared.get("namespace")
+        root = self.backend.namespace
+        if self._concat_namespace and root and namespace:
+            prepared["namespace"] = f"{root}:{namespace}"
+        return prepared
+
+    def set_cache_header(self, headers: MutableHeaders | dict[str, str], *, hit: bool) -> None:
+        """Set the cache-status header (``X-Cache: HIT``/``MISS`` by default)."""
+        headers[self._cache_header] = self._cache_header_hit if hit else self._cache_header_miss
+
+    def stats(self) -> dict[str, Any]:
+        """Counters of the backend (hits, misses, evictions, bytes, entries, ...)."""
+        return self.backend.stats()
+
+
+def _resolve_backend(cache: object) -> CacheBackend:
+    if cache is None:
+        return MemoryBackend()
+    if isinstance(cache, CacheBackend):
+        return cache
+    if is_aiocache_cache(cache):
+        return AiocacheBackend(cache)  # type: ignore[arg-type]
+    raise TypeError(
+        "cache must be None, a fastapi_caching_route backend or an aiocache cache instance, "
+        f"not {type(cache).__name__}"
+    )
+
+
+def _validate_status_codes(codes: object) -> frozenset[int]:
+    if isinstance(codes, (str, bytes, int)) or not isinstance(codes, Iterable):
+        raise TypeError("accepted_status_codes must be an iterable of status codes")
+    result = frozenset(codes)
+    for code in result:
+        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+            raise ValueError(f"accepted_status_codes contains an invalid status code: {code!r}")
+    return result

@@ -1,0 +1,87 @@
+"""Validated per-route settings attached to an endpoint by ``@cache(...)``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from fastapi.params import Depends
+
+from ._types import CacheParamsBase, KeyBuilder
+
+if TYPE_CHECKING:
+    from ._cache import FastAPICache
+
+# The attribute that marks an endpoint as cached (the name 0.6.0 used).
+CACHE_CONFIG_ATTR = "__fastapi_caching_route_87233d36__"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteCacheConfig:
+    cache: FastAPICache
+    key_builder: KeyBuilder | None
+    early_dependencies: tuple[Depends, ...]
+    vary_headers: tuple[str, ...]
+    params: CacheParamsBase
+
+
+def validate_ttl(ttl: object) -> float | None:
+    if ttl is None:
+        return None
+    if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+        raise TypeError(f"ttl must be a number of seconds or None, not {type(ttl).__name__}")
+    if not math.isfinite(ttl) or ttl <= 0:
+        raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
+    return float(ttl)
+
+
+def validate_header_names(name: str, headers: object) -> tuple[str, ...]:
+    """Lower-cased, de-duplicated header names; rejects a bare string or blanks."""
+    if isinstance(headers, (str, bytes)) or not isinstance(headers, Sequence):
+        raise TypeError(f"{name} must be a sequence of header names, e.g. ('accept',)")
+    result: dict[str, None] = {}
+    for header in headers:
+        if not isinstance(header, str):
+            raise TypeError(f"{name} must contain str header names, not {type(header).__name__}")
+        cleaned = header.strip().lower()
+        if not cleaned or not _is_token(cleaned):
+            raise ValueError(f"{name} contains an invalid header name: {header!r}")
+        result[cleaned] = None
+    return tuple(result)
+
+
+def validate_dependencies(dependencies: object) -> tuple[Depends, ...]:
+    if isinstance(dependencies, (str, bytes)) or not isinstance(dependencies, Sequence):
+        raise TypeError("dependencies must be a sequence of Depends(...)")
+    for dependency in dependencies:
+        if not isinstance(dependency, Depends):
+            raise TypeError(
+                f"dependencies must contain Depends(...) objects, not {type(dependency).__name__}"
+            )
+        if dependency.dependency is None or not callable(dependency.dependency):
+            raise TypeError("each early dependency must be Depends(<callable>)")
+    return tuple(dependencies)
+
+
+def validate_namespace(namespace: object) -> str | None:
+    if namespace is None:
+        return None
+    if not isinstance(namespace, str):
+        raise TypeError(f"namespace must be a str or None, not {type(namespace).__name__}")
+    if not namespace:
+        raise ValueError("namespace must not be empty; pass None for the root namespace")
+    return namespace
+
+
+_TOKEN_CHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
+def _is_token(value: str) -> bool:
+    return all(c in _TOKEN_CHARS for c in value)
+
+
+def is_header_token(value: str) -> bool:
+    """Whether ``value`` is a valid header field name (RFC 9110 token)."""
+    return bool(value) and _is_token(value)

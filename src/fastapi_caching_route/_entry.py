@@ -1,0 +1,79 @@
+"""The stored form of a response, shared by every backend."""
+
+from __future__ import annotations
+
+from ._types import CachedResponse
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+# Headers a 304 carries (RFC 9110 section 15.4.5): validators and caching
+# headers only; never Content-Length or the body's Content-Type.
+_NOT_MODIFIED_HEADERS = frozenset(
+    {b"cache-control", b"content-location", b"date", b"etag", b"expires", b"last-modified", b"vary"}
+)
+
+
+class StoredResponse:
+    """An immutable stored response.
+
+    ``raw_headers`` is exactly what a hit sends (before the cache-status
+    header); ``not_modified_headers`` is what a 304 sends. Both are tuples so
+    nothing done while answering one request can change the next answer.
+    """
+
+    __slots__ = ("body", "etag", "media_type", "not_modified_headers", "raw_headers", "status_code")
+
+    status_code: int
+    raw_headers: RawHeaders
+    body: bytes
+    media_type: str | None
+    etag: str
+    not_modified_headers: RawHeaders
+
+    def __init__(
+        self, status_code: int, raw_headers: RawHeaders, body: bytes, media_type: str | None
+    ) -> None:
+        self.status_code = status_code
+        self.raw_headers = raw_headers
+        self.body = body
+        self.media_type = media_type
+        self.etag = next((v.decode("latin-1") for k, v in raw_headers if k == b"etag"), "")
+        self.not_modified_headers = tuple(
+            (k, v) for k, v in raw_headers if k in _NOT_MODIFIED_HEADERS
+        )
+
+    @property
+    def charge(self) -> int:
+        """Approximate bytes held by this entry (body plus header bytes)."""
+        return len(self.body) + sum(len(k) + len(v) for k, v in self.raw_headers)
+
+    @classmethod
+    def from_cached_response(cls, value: CachedResponse) -> StoredResponse:
+        """Build from the dictionary form that 0.6.0 stored (validating it)."""
+        headers = tuple(
+            (_as_bytes(k).lower(), _as_bytes(v)) for k, v in value["raw_headers"]
+        )
+        content = value["content"]
+        if not isinstance(content, (bytes, bytearray, memoryview)):
+            raise TypeError("CachedResponse['content'] must be bytes")
+        status = value["status_code"]
+        if not isinstance(status, int) or isinstance(status, bool):
+            raise TypeError("CachedResponse['status_code'] must be an int")
+        return cls(status, headers, bytes(content), value.get("media_type"))
+
+    def to_cached_response(self) -> CachedResponse:
+        """The dictionary form (a fresh copy each time; the entry stays unchanged)."""
+        return {
+            "content": self.body,
+            "media_type": self.media_type,
+            "raw_headers": list(self.raw_headers),
+            "status_code": self.status_code,
+        }
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("latin-1")
+    raise TypeError(f"header names and values must be bytes or str, not {type(value).__name__}")
