@@ -16,7 +16,9 @@ struct Digest {
 
 // Stable across processes, platforms and releases: digests are persisted in
 // shared stores, so the algorithm (MurmurHash3 x64-128 construction) and its
-// output for a given input must never change.
+// output for a given input must never change. The reference's 16 output bytes
+// read as one little-endian 128-bit integer: hi = h2, lo = h1, so to_hex()
+// equals Python's format(mmh3.hash128(data, seed, signed=False), "032x").
 Digest hash128(std::string_view data, std::uint64_t seed = 0) noexcept;
 
 // Lower-case hex, 32 characters, hi word first.

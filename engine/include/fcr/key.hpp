@@ -32,8 +32,9 @@ struct QueryParamSpec {
 // encoding is unambiguous):
 //   METHOD ' ' path [ '?' alias=value ('&' alias=value)* ] [ '#' name=value ('&' ...)* ]
 // Declared parameters are sorted by alias; repeated values keep their order;
-// an absent parameter uses its defaults (a None default is the bare alias);
-// undeclared parameters are ignored. Vary headers appear in declaration order
+// an absent parameter uses its defaults (a None default is the bare alias, an
+// empty list default contributes nothing: a present parameter always has
+// `alias=`, so neither can collide with one); undeclared parameters are ignored. Vary headers appear in declaration order
 // (lower-cased, de-duplicated); repeated header fields are joined with ", ";
 // an absent header is the bare name.
 class KeySpec {
