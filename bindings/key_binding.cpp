@@ -60,9 +60,12 @@ std::vector<HeaderView> header_views(PyObject* headers) {
   return views;
 }
 
-std::string canonical_from_scope(const KeySpec& spec, nb::dict scope) {
+std::string canonical_from_scope(const KeySpec& spec, nb::dict scope,
+                                 std::optional<std::string_view> method_override) {
   PyObject* s = scope.ptr();
-  std::string_view method = view_of_str(scope_item(s, "method"), "scope['method'] must be str");
+  std::string_view method = method_override
+                                ? *method_override
+                                : view_of_str(scope_item(s, "method"), "scope['method'] must be str");
   std::string_view path = view_of_str(scope_item(s, "path"), "scope['path'] must be str");
   PyObject* query_obj = PyDict_GetItemString(s, "query_string");
   std::string_view query =
@@ -97,7 +100,9 @@ void bind_key(nb::module_& m) {
       .def(nb::init<std::vector<QueryParamSpec>, std::vector<std::string>>(), nb::arg("params"),
            nb::arg("vary_headers"))
       .def("from_scope", &canonical_from_scope, nb::arg("scope"),
-           "Canonical key of the request described by an ASGI HTTP scope.")
+           nb::arg("method") = nb::none(),
+           "Canonical key of the request described by an ASGI HTTP scope; `method` "
+           "replaces the scope's (HEAD is answered from the GET entry).")
       .def("canonical", &canonical_from_parts, nb::arg("method"), nb::arg("path"),
            nb::arg("query_string"), nb::arg("headers"),
            "Canonical key from request parts (headers: sequence of (bytes, bytes)).")

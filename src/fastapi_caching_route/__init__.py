@@ -1,6 +1,6 @@
 """A FastAPI route class that answers marked endpoints from a cache."""
 
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from ._cache import FastAPICache
 from ._entry import StoredResponse
@@ -16,8 +16,8 @@ from ._types import (
 from .backends import AiocacheBackend, CacheBackend, MemoryBackend
 
 try:
-    __version__ = version("fastapi-caching-route")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _metadata.version("fastapi-caching-route")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
 
@@ -13,7 +14,9 @@ from ._config import (
     RouteCacheConfig,
     is_header_token,
     validate_dependencies,
+    validate_flag,
     validate_header_names,
+    validate_max_age,
     validate_namespace,
     validate_ttl,
 )
@@ -27,6 +30,7 @@ _P = ParamSpec("_P")
 _T = TypeVar("_T")
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+DEFAULT_MAX_KEY_LENGTH = 8 * 1024
 
 
 class FastAPICache:
@@ -63,8 +67,10 @@ class FastAPICache:
         "_concat_namespace",
         "accepted_status_codes",
         "backend",
+        "counters",
         "hit_header",
         "max_body_bytes",
+        "max_key_length",
         "miss_header",
     )
 
@@ -78,6 +84,7 @@ class FastAPICache:
         cache_header_miss: str = "MISS",
         accepted_status_codes: Iterable[int] = DEFAULT_ACCEPTED_STATUS_CODES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_key_length: int = DEFAULT_MAX_KEY_LENGTH,
     ) -> None:
         if namespace_policy not in ("concat", "replace"):
             raise ValueError(
@@ -92,14 +99,21 @@ class FastAPICache:
                 raise TypeError(f"{name} must be a str, not {type(value).__name__}")
         if not is_header_token(cache_header):
             raise ValueError(f"cache_header must be a valid header name, got {cache_header!r}")
+        for name, value in (("cache_header_hit", cache_header_hit), ("cache_header_miss", cache_header_miss)):
+            if not _is_field_value(value):
+                raise ValueError(f"{name} must be a printable header value, got {value!r}")
         self.accepted_status_codes = _validate_status_codes(accepted_status_codes)
-        if isinstance(max_body_bytes, bool) or not isinstance(max_body_bytes, int):
-            raise TypeError("max_body_bytes must be an int")
-        if max_body_bytes <= 0:
-            raise ValueError(f"max_body_bytes must be positive, got {max_body_bytes}")
+        for name, limit in (("max_body_bytes", max_body_bytes), ("max_key_length", max_key_length)):
+            if isinstance(limit, bool) or not isinstance(limit, int):
+                raise TypeError(f"{name} must be an int")
+            if limit <= 0:
+                raise ValueError(f"{name} must be positive, got {limit}")
 
         self.backend = _resolve_backend(cache)
         self.max_body_bytes = max_body_bytes
+        self.max_key_length = max_key_length
+        # Why requests bypassed the cache or responses were not stored.
+        self.counters: Counter[str] = Counter()
         self._concat_namespace = namespace_policy == "concat"
         self._cache_header = cache_header
         self._cache_header_hit = cache_header_hit
@@ -116,6 +130,12 @@ class FastAPICache:
         vary_headers: Sequence[str] = (),
         namespace: str | None = None,
         ttl: float | None = None,
+        shared: bool = False,
+        ignore_response_cache_control: bool = False,
+        store_set_cookie: bool = False,
+        client_max_age: int | None = None,
+        set_last_modified: bool = True,
+        honor_request_cache_control: bool = False,
     ) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
         """Mark an endpoint for caching by :class:`CachingRoute`.
 
@@ -130,6 +150,23 @@ class FastAPICache:
         ``dependencies`` run before the lookup (e.g. an API-key check whose
         401 must win over a hit); ``key_builder(request) -> str`` replaces the
         default key (method, path, declared query parameters, vary headers).
+
+        Safety defaults and their opt-outs:
+
+        - ``shared=True``: requests with ``Authorization`` may be answered from
+          and stored in the cache (otherwise only routes with early
+          dependencies, a custom key builder or ``authorization`` in
+          ``vary_headers`` allow that);
+        - ``ignore_response_cache_control=True``: store responses marked
+          ``no-store`` or ``private`` and ignore their ``max-age``;
+        - ``store_set_cookie=True``: store responses that set cookies;
+        - ``honor_request_cache_control=True``: a client's ``no-cache``
+          bypasses the lookup and ``no-store`` skips storing.
+
+        ``client_max_age`` sends ``Cache-Control: max-age=N`` to clients (never
+        more than the entry's lifetime); ``set_last_modified`` gives stored
+        responses without ``Last-Modified`` the time they were stored, which
+        makes ``If-Modified-Since`` work.
         """
         if key_builder is not None and not callable(key_builder):
             raise TypeError("key_builder must be callable: key_builder(request) -> str")
@@ -146,6 +183,16 @@ class FastAPICache:
             early_dependencies=early,
             vary_headers=vary,
             params=params,
+            shared=validate_flag("shared", shared),
+            ignore_response_cache_control=validate_flag(
+                "ignore_response_cache_control", ignore_response_cache_control
+            ),
+            store_set_cookie=validate_flag("store_set_cookie", store_set_cookie),
+            client_max_age=validate_max_age("client_max_age", client_max_age),
+            set_last_modified=validate_flag("set_last_modified", set_last_modified),
+            honor_request_cache_control=validate_flag(
+                "honor_request_cache_control", honor_request_cache_control
+            ),
         )
 
         def decorator(endpoint: Callable[_P, _T]) -> Callable[_P, _T]:
@@ -198,8 +245,10 @@ class FastAPICache:
         headers[self._cache_header] = self._cache_header_hit if hit else self._cache_header_miss
 
     def stats(self) -> dict[str, Any]:
-        """Counters of the backend (hits, misses, evictions, bytes, entries, ...)."""
-        return self.backend.stats()
+        """Counters: the backend's (hits, misses, evictions, bytes, entries, ...)
+        and, under ``"route"``, why requests bypassed the cache or responses
+        were not stored."""
+        return {**self.backend.stats(), "route": dict(self.counters)}
 
 
 def _resolve_backend(cache: object) -> CacheBackend:
@@ -213,6 +262,11 @@ def _resolve_backend(cache: object) -> CacheBackend:
         "cache must be None, a fastapi_caching_route backend or an aiocache cache instance, "
         f"not {type(cache).__name__}"
     )
+
+
+def _is_field_value(value: str) -> bool:
+    # RFC 9110 section 5.5: visible characters, spaces and tabs, within Latin-1.
+    return all(c == "\t" or " " <= c <= "~" or "\x80" <= c <= "\xff" for c in value)
 
 
 def _validate_status_codes(codes: object) -> frozenset[int]:

@@ -25,6 +25,24 @@ class RouteCacheConfig:
     early_dependencies: tuple[Depends, ...]
     vary_headers: tuple[str, ...]
     params: CacheParamsBase
+    shared: bool = False
+    ignore_response_cache_control: bool = False
+    store_set_cookie: bool = False
+    client_max_age: int | None = None
+    set_last_modified: bool = True
+    honor_request_cache_control: bool = False
+
+    @property
+    def allows_authorization(self) -> bool:
+        """Whether requests with Authorization may use the cache (SPEC section 5):
+        the route identifies the caller (early dependencies, its own key, or
+        Authorization in the key) or declares its responses identical for all."""
+        return bool(
+            self.shared
+            or self.early_dependencies
+            or self.key_builder is not None
+            or "authorization" in self.vary_headers
+        )
 
 
 def validate_ttl(ttl: object) -> float | None:
@@ -35,6 +53,22 @@ def validate_ttl(ttl: object) -> float | None:
     if not math.isfinite(ttl) or ttl <= 0:
         raise ValueError(f"ttl must be a positive number of seconds, got {ttl!r}")
     return float(ttl)
+
+
+def validate_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, not {type(value).__name__}")
+    return value
+
+
+def validate_max_age(name: str, value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int number of seconds or None")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}")
+    return value
 
 
 def validate_header_names(name: str, headers: object) -> tuple[str, ...]:

@@ -21,7 +21,18 @@ class StoredResponse:
     nothing done while answering one request can change the next answer.
     """
 
-    __slots__ = ("body", "etag", "media_type", "not_modified_headers", "raw_headers", "status_code")
+    __slots__ = (
+        "body",
+        "etag",
+        "last_modified",
+        "lifetime",
+        "media_type",
+        "not_modified_headers",
+        "raw_headers",
+        "revalidate",
+        "status_code",
+        "stored_at",
+    )
 
     status_code: int
     raw_headers: RawHeaders
@@ -29,14 +40,32 @@ class StoredResponse:
     media_type: str | None
     etag: str
     not_modified_headers: RawHeaders
+    stored_at: float  # Unix time the response was stored (for Age)
+    last_modified: int  # Unix time of Last-Modified, -1 when there is none
+    lifetime: float  # freshness lifetime in seconds, 0 when unbounded
+    revalidate: bool  # Cache-Control: no-cache -- stored, but never answered from
 
     def __init__(
-        self, status_code: int, raw_headers: RawHeaders, body: bytes, media_type: str | None
+        self,
+        status_code: int,
+        raw_headers: RawHeaders,
+        body: bytes,
+        media_type: str | None,
+        *,
+        stored_at: float = 0.0,
+        last_modified: int = -1,
+        lifetime: float = 0.0,
+        revalidate: bool = False,
     ) -> None:
         self.status_code = status_code
-        self.raw_headers = raw_headers
+        # Age is computed per hit, so a stored one would be stale and doubled.
+        self.raw_headers = tuple((k, v) for k, v in raw_headers if k != b"age")
         self.body = body
         self.media_type = media_type
+        self.stored_at = stored_at
+        self.last_modified = last_modified
+        self.lifetime = lifetime
+        self.revalidate = revalidate
         self.etag = next((v.decode("latin-1") for k, v in raw_headers if k == b"etag"), "")
         self.not_modified_headers = tuple(
             (k, v) for k, v in raw_headers if k in _NOT_MODIFIED_HEADERS
@@ -59,16 +88,33 @@ class StoredResponse:
         status = value["status_code"]
         if not isinstance(status, int) or isinstance(status, bool):
             raise TypeError("CachedResponse['status_code'] must be an int")
-        return cls(status, headers, bytes(content), value.get("media_type"))
+        return cls(
+            status,
+            headers,
+            bytes(content),
+            value.get("media_type"),
+            stored_at=float(value.get("stored_at", 0.0)),
+            last_modified=int(value.get("last_modified", -1)),
+            lifetime=float(value.get("lifetime", 0.0)),
+            revalidate=bool(value.get("revalidate", False)),
+        )
 
     def to_cached_response(self) -> CachedResponse:
-        """The dictionary form (a fresh copy each time; the entry stays unchanged)."""
-        return {
+        """The dictionary form (a fresh copy each time; the entry stays unchanged).
+
+        Holds 0.6.0's four keys plus our metadata, so 0.6.0 can read it too.
+        """
+        value: dict[str, object] = {
             "content": self.body,
             "media_type": self.media_type,
             "raw_headers": list(self.raw_headers),
             "status_code": self.status_code,
+            "stored_at": self.stored_at,
+            "last_modified": self.last_modified,
+            "lifetime": self.lifetime,
+            "revalidate": self.revalidate,
         }
+        return value  # type: ignore[return-value]
 
 
 def _as_bytes(value: object) -> bytes:

@@ -1,0 +1,78 @@
+// Cache-Control parsing (RFC 9111 section 5.2) and the storage decision a
+// shared cache makes for a response (RFC 9111 section 3).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace fcr::http {
+
+// Directives we act on. Parsing never fails: unknown directives are ignored,
+// malformed members are skipped, names are case-insensitive, the first
+// occurrence of a directive wins. A delta-seconds value that is not a
+// non-negative integer makes max-age/s-maxage 0 (RFC 9111 section 4.2.1: an
+// invalid max-age means stale); other invalid numeric values are ignored.
+// Values above 2^31 are clamped to 2^31 (RFC 9111 section 1.2.2).
+// Field-qualified forms (private="set-cookie", no-cache="x") count as the
+// unqualified directive: the conservative reading for a shared cache.
+struct CacheControl {
+  bool no_store = false;
+  bool no_cache = false;
+  bool private_ = false;
+  bool public_ = false;
+  bool must_revalidate = false;
+  bool proxy_revalidate = false;
+  bool immutable = false;
+  std::optional<std::int64_t> max_age;
+  std::optional<std::int64_t> s_maxage;
+  std::optional<std::int64_t> stale_while_revalidate;
+  std::optional<std::int64_t> stale_if_error;
+};
+
+CacheControl parse_cache_control(std::string_view value);
+
+// Request directives a server-side cache may honour (when the route opts in):
+// Cache-Control no-cache or max-age=0, or Pragma: no-cache without a
+// Cache-Control field, mean "do not answer from the cache"; no-store means
+// "do not store the response to this request".
+struct RequestDirectives {
+  bool bypass_lookup = false;
+  bool skip_store = false;
+};
+
+RequestDirectives parse_request_directives(std::string_view cache_control, bool has_cache_control,
+                                           std::string_view pragma);
+
+// What the route allows beyond the defaults.
+struct StoragePolicy {
+  double route_ttl = 0;                    // > 0: the route's explicit ttl, which wins
+  bool ignore_response_cache_control = false;  // store no-store/private responses
+  bool store_set_cookie = false;           // store responses carrying Set-Cookie
+};
+
+enum class StoreVerdict : std::uint8_t {
+  store,
+  no_store,         // Cache-Control: no-store
+  private_,         // Cache-Control: private
+  set_cookie,       // Set-Cookie present
+  zero_lifetime,    // max-age/s-maxage of 0 and no route ttl
+};
+
+struct StorageDecision {
+  StoreVerdict verdict = StoreVerdict::store;
+  double ttl = 0;          // seconds; 0: no expiry beyond the store's own bounds
+  bool revalidate = false; // no-cache: stored, but every request runs the endpoint
+  double stale_while_revalidate = 0;
+  double stale_if_error = 0;
+};
+
+// The decision for a response with this Cache-Control value. The route's ttl
+// wins over max-age/s-maxage (s-maxage over max-age) when set.
+StorageDecision decide_storage(const CacheControl& cache_control, bool has_set_cookie,
+                               const StoragePolicy& policy);
+
+std::string_view verdict_name(StoreVerdict verdict) noexcept;
+
+}  // namespace fcr::http

@@ -1,0 +1,248 @@
+"""The request flow of one cached route: bypass rules, lookup, replay, store."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from contextlib import AsyncExitStack
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.dependencies.models import Dependant
+from fastapi.dependencies.utils import get_parameterless_sub_dependant, solve_dependencies
+from starlette.responses import StreamingResponse
+
+from . import _core
+from ._config import RouteCacheConfig
+from ._entry import StoredResponse
+from ._keys import declared_query_params
+from ._responses import ReplayResponse, capture_stream
+from ._types import RouteHandler
+
+logger = logging.getLogger("fastapi_caching_route")
+
+# Request headers the flow reads, found in one pass over the scope's list.
+_WANTED = frozenset(
+    {b"authorization", b"if-none-match", b"if-modified-since", b"cache-control", b"pragma"}
+)
+
+
+class CachePlan:
+    """Everything a cached route needs per request, resolved once."""
+
+    __slots__ = (
+        "backend",
+        "cache",
+        "config",
+        "early",
+        "key_spec",
+        "namespace",
+        "overrides",
+        "synchronous",
+        "ttl",
+    )
+
+    def __init__(
+        self, config: RouteCacheConfig, path: str, dependant: Dependant, overrides: Any
+    ) -> None:
+        self.config = config
+        self.cache = config.cache
+        self.backend = config.cache.backend
+        self.synchronous = self.backend.synchronous
+        params = self.cache.prepare_cache_params(config.params)
+        self.namespace = params.get("namespace")
+        self.ttl = params.get("ttl")
+        self.overrides = overrides
+        self.early: Dependant | None = None
+        if config.early_dependencies:
+            self.early = Dependant(
+                dependencies=[
+                    get_parameterless_sub_dependant(depends=d, path=path)
+                    for d in config.early_dependencies
+                ]
+            )
+        self.key_spec = _core.KeySpec(declared_query_params(dependant), list(config.vary_headers))
+
+    async def handle(self, request: Request, original: RouteHandler) -> Response:
+        scope = request.scope
+        headers = _request_headers(scope["headers"])
+        counters = self.cache.counters
+        if b"authorization" in headers and not self.config.allows_authorization:
+            counters["bypass_authorization"] += 1
+            return await original(request)
+        if self.early is not None and not await self._early_dependencies_pass(request):
+            return await original(request)  # validation errors: the handler reports them
+
+        head = scope["method"] == "HEAD"
+        key = await self._key(request, "GET" if head else None)
+        if len(key) > self.cache.max_key_length:
+            counters["bypass_key_too_long"] += 1
+            return await original(request)
+
+        bypass = skip_store = False
+        if self.config.honor_request_cache_control:
+            bypass, skip_store = _core.request_directives(
+                _text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))
+            )
+        if not bypass:
+            entry = await self._lookup(key)
+            if entry is not None and not entry.revalidate:
+                return self._replay(entry, scope["method"], headers, head)
+        else:
+            counters["bypass_request_no_cache"] += 1
+
+        response = await original(request)
+        if head or skip_store:
+            return response  # a HEAD response has no body to store
+        return await self._store(response, key)
+
+    async def _early_dependencies_pass(self, request: Request) -> bool:
+        assert self.early is not None
+        async with AsyncExitStack() as stack:
+            solved = await solve_dependencies(
+                request=request,
+                dependant=self.early,
+                async_exit_stack=stack,
+                embed_body_fields=False,
+                dependency_overrides_provider=self.overrides,
+            )
+        return not solved.errors
+
+    async def _key(self, request: Request, method: str | None) -> str:
+        builder = self.config.key_builder
+        if builder is None:
+            key: str = self.key_spec.from_scope(request.scope, method)
+            return key
+        custom: Any = builder(request)
+        if inspect.isawaitable(custom):
+            custom = await custom
+        if not isinstance(custom, str):
+            raise TypeError(f"key_builder must return a str, got {type(custom).__name__}")
+        return custom
+
+    async def _lookup(self, key: str) -> StoredResponse | None:
+        try:
+            if self.synchronous:
+                return self.backend.get_nowait(key, self.namespace)
+            return await self.backend.get(key, self.namespace)
+        except Exception:  # the cache failing must never fail the request
+            logger.warning("cache lookup failed; serving uncached", exc_info=True)
+            return None
+
+    def _replay(
+        self, entry: StoredResponse, method: str, headers: dict[bytes, bytes], head: bool
+    ) -> Response:
+        now = time.time()
+        age = (b"age", b"%d" % _core.age_seconds(entry.stored_at, now))
+        hit_header = self.cache.hit_header
+        if_none_match = headers.get(b"if-none-match")
+        if_modified_since = headers.get(b"if-modified-since")
+        if (
+            (if_none_match is not None or if_modified_since is not None)
+            and 200 <= entry.status_code < 300
+            and _core.is_not_modified(
+                method,
+                _text(if_none_match),
+                _text(if_modified_since),
+                entry.etag,
+                entry.last_modified,
+                int(now),
+            )
+        ):
+            return ReplayResponse(304, [*entry.not_modified_headers, age, hit_header], b"")
+        body = b"" if head else entry.body
+        return ReplayResponse(entry.status_code, [*entry.raw_headers, age, hit_header], body)
+
+    async def _store(self, response: Response, key: str) -> Response:
+        cache, config = self.cache, self.config
+        counters = cache.counters
+        if response.status_code not in cache.accepted_status_codes:
+            return response
+        headers = response.headers
+        vary = headers.get("vary", "")
+        if config.vary_headers:
+            merged = _core.merge_vary(vary, list(config.vary_headers))
+            if merged != vary:
+                headers["vary"] = vary = merged
+        if vary and _core.parse_vary(vary)[0]:
+            counters["not_stored_vary_star"] += 1
+            return response  # Vary: * -- every request may differ
+
+        verdict, ttl, revalidate, _, _ = _core.decide_storage(
+            ", ".join(headers.getlist("cache-control")),
+            "set-cookie" in headers,
+            self.ttl or 0.0,
+            config.ignore_response_cache_control,
+            config.store_set_cookie,
+        )
+        if verdict != "store":
+            counters[f"not_stored_{verdict}"] += 1
+            return response
+
+        body = await self._body(response)
+        if body is None:
+            counters["not_stored_body_too_large"] += 1
+            return response
+        now = time.time()
+        self._add_validators(response, body, now, ttl)
+        extra: tuple[tuple[bytes, bytes], ...] = ()
+        if "content-length" not in headers:
+            # A captured stream is replayed in one piece, so hits can say its length.
+            extra = ((b"content-length", b"%d" % len(body)),)
+        last_modified = _core.parse_http_date(headers.get("last-modified", ""), int(now))
+        entry = StoredResponse(
+            response.status_code,
+            (*response.raw_headers, *extra),
+            body,
+            response.media_type,
+            stored_at=now,
+            last_modified=-1 if last_modified is None else last_modified,
+            lifetime=ttl,
+            revalidate=revalidate,
+        )
+        try:
+            stored = await self.backend.set(key, entry, namespace=self.namespace, ttl=ttl or None)
+        except Exception:
+            logger.warning("cache store failed; response served uncached", exc_info=True)
+            stored = False
+        if stored:
+            cache.set_cache_header(headers, hit=False)
+        else:
+            counters["not_stored_backend_refused"] += 1
+        return response
+
+    async def _body(self, response: Response) -> bytes | None:
+        limit = self.cache.max_body_bytes
+        if isinstance(response, StreamingResponse):
+            return await capture_stream(response, limit)
+        body = getattr(response, "body", None)  # FileResponse and the like have none
+        if not isinstance(body, bytes) or len(body) > limit:
+            return None
+        return body
+
+    def _add_validators(self, response: Response, body: bytes, now: float, ttl: float) -> None:
+        headers = response.headers
+        if "etag" not in headers:
+            headers["etag"] = _core.etag_for_body(body)
+        if self.config.set_last_modified and "last-modified" not in headers:
+            headers["last-modified"] = _core.format_http_date(int(now))
+        client_max_age = self.config.client_max_age
+        if client_max_age is not None:
+            # With Age on hits, downstream caches subtract elapsed time themselves;
+            # max-age must never promise more than the entry's own lifetime.
+            max_age = client_max_age if ttl <= 0 else min(client_max_age, int(ttl))
+            headers["cache-control"] = f"max-age={max_age}"
+
+
+def _request_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
+    found: dict[bytes, bytes] = {}
+    for name, value in raw:
+        if name in _WANTED:
+            # Repeated fields are one comma-separated list (RFC 9110 section 5.3).
+            found[name] = found[name] + b", " + value if name in found else value
+    return found
+
+
+def _text(value: bytes | None) -> str | None:
+    return None if value is None else value.decode("latin-1")
