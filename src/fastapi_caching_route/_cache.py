@@ -56,6 +56,10 @@ class FastAPICache:
     app.include_router(router)
     ```
 
+    ``fast_lane`` lets hits on routes without early dependencies or a custom
+    key builder be answered just before routing (still inside every
+    middleware of the app); turn it off to route every request.
+
     ``namespace_policy='concat'`` joins the backend's root namespace and a
     route's (``root:route``); ``'replace'`` uses the route's alone.
     """
@@ -68,6 +72,7 @@ class FastAPICache:
         "accepted_status_codes",
         "backend",
         "counters",
+        "fast_lane",
         "hit_header",
         "max_body_bytes",
         "max_key_length",
@@ -85,6 +90,7 @@ class FastAPICache:
         accepted_status_codes: Iterable[int] = DEFAULT_ACCEPTED_STATUS_CODES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_key_length: int = DEFAULT_MAX_KEY_LENGTH,
+        fast_lane: bool = True,
     ) -> None:
         if namespace_policy not in ("concat", "replace"):
             raise ValueError(
@@ -112,6 +118,7 @@ class FastAPICache:
         self.backend = _resolve_backend(cache)
         self.max_body_bytes = max_body_bytes
         self.max_key_length = max_key_length
+        self.fast_lane = validate_flag("fast_lane", fast_lane)
         # Why requests bypassed the cache or responses were not stored.
         self.counters: Counter[str] = Counter()
         self._concat_namespace = namespace_policy == "concat"

@@ -12,12 +12,14 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_parameterless_sub_dependant, solve_dependencies
 from starlette.responses import StreamingResponse
+from starlette.types import Scope
 
-from . import _core
+from . import _core, _fastlane as fastlane
 from ._config import RouteCacheConfig
 from ._entry import StoredResponse
 from ._keys import declared_query_params
 from ._responses import ReplayResponse, capture_stream
+from ._fastlane import MISSED_KEY
 from ._types import RouteHandler
 
 logger = logging.getLogger("fastapi_caching_route")
@@ -37,6 +39,7 @@ class CachePlan:
         "config",
         "early",
         "key_spec",
+        "lane",
         "namespace",
         "overrides",
         "synchronous",
@@ -63,9 +66,11 @@ class CachePlan:
                 ]
             )
         self.key_spec = _core.KeySpec(declared_query_params(dependant), list(config.vary_headers))
+        self.lane: bool | None = None  # whether the fast lane serves this route; None: not known yet
 
     async def handle(self, request: Request, original: RouteHandler) -> Response:
         scope = request.scope
+        missed = scope.pop(MISSED_KEY, None)
         headers = _request_headers(scope["headers"])
         counters = self.cache.counters
         if b"authorization" in headers and not self.config.allows_authorization:
@@ -73,29 +78,69 @@ class CachePlan:
             return await original(request)
         if self.early is not None and not await self._early_dependencies_pass(request):
             return await original(request)  # validation errors: the handler reports them
+        if self.lane is not False:
+            self._offer_to_lane(scope)
 
         head = scope["method"] == "HEAD"
-        key = await self._key(request, "GET" if head else None)
+        if missed is not None and missed[0] is self:
+            key, looked_up = missed[1], True  # the fast lane already missed on this key
+        else:
+            key, looked_up = await self._key(request, "GET" if head else None), False
         if len(key) > self.cache.max_key_length:
             counters["bypass_key_too_long"] += 1
             return await original(request)
 
-        bypass = skip_store = False
-        if self.config.honor_request_cache_control:
-            bypass, skip_store = _core.request_directives(
-                _text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))
-            )
-        if not bypass:
+        bypass, skip_store = self._request_directives(headers)
+        if bypass:
+            counters["bypass_request_no_cache"] += 1
+        elif not looked_up:
             entry = await self._lookup(key)
             if entry is not None and not entry.revalidate:
                 return self._replay(entry, scope["method"], headers, head)
-        else:
-            counters["bypass_request_no_cache"] += 1
 
         response = await original(request)
         if head or skip_store:
             return response  # a HEAD response has no body to store
         return await self._store(response, key)
+
+    def answer_early(self, scope: Scope) -> Response | None:
+        """The fast lane's question: a response straight from the cache, or
+        None to let routing run (a miss is remembered so it is not repeated)."""
+        headers = _request_headers(scope["headers"])
+        if b"authorization" in headers and not self.config.allows_authorization:
+            return None
+        head = scope["method"] == "HEAD"
+        key: str = self.key_spec.from_scope(scope, "GET" if head else None)
+        if len(key) > self.cache.max_key_length or self._request_directives(headers)[0]:
+            return None
+        entry = self.backend.get_nowait(key, self.namespace)
+        if entry is None or entry.revalidate:
+            scope[MISSED_KEY] = (self, key)
+            return None
+        return self._replay(entry, scope["method"], headers, head)
+
+    def _offer_to_lane(self, scope: Scope) -> None:
+        if self.lane is None:
+            eligible = (
+                self.cache.fast_lane
+                and self.early is None
+                and self.config.key_builder is None
+                and self.synchronous
+            )
+            self.lane = eligible and fastlane.install(scope)
+        if self.lane:
+            scope[fastlane.LEARN_KEY] = (
+                self,
+                {"route": scope.get("route"), "endpoint": scope.get("endpoint")},
+            )
+
+    def _request_directives(self, headers: dict[bytes, bytes]) -> tuple[bool, bool]:
+        if not self.config.honor_request_cache_control:
+            return False, False
+        directives: tuple[bool, bool] = _core.request_directives(
+            _text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))
+        )
+        return directives
 
     async def _early_dependencies_pass(self, request: Request) -> bool:
         assert self.early is not None

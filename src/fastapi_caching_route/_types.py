@@ -1,7 +1,5 @@
 """Public typing names (the ones release 0.6.0 documented) and shared constants."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
