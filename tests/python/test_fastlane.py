@@ -1,0 +1,151 @@
+"""The fast lane answers hits before routing with the same results as the route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Request
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from fastapi_caching_route import FastAPICache
+from fastapi_caching_route._fastlane import FastLane
+
+from conftest import Calls, caching_router, make_app, open_client
+
+pytestmark = pytest.mark.anyio
+
+
+def _app(cache: FastAPICache, calls: Calls) -> FastAPI:
+    router = caching_router()
+
+    @cache()
+    @router.get("/items")
+    def items(q: str = "x") -> dict[str, Any]:
+        calls()
+        return {"q": q, "calls": calls.count}
+
+    return make_app(router)
+
+
+async def test_lane_installs_and_answers_hits_identically() -> None:
+    calls = Calls()
+    app = _app(FastAPICache(), calls)
+    async with open_client(app) as client:
+        first = await client.get("/items?q=a")
+        routed_hit = await client.get("/items?q=a")  # installs and teaches the lane
+        lane_hit = await client.get("/items?q=a")
+    assert isinstance(app.router.middleware_stack, FastLane)
+    assert calls.count == 1
+    assert first.headers["x-cache"] == "MISS"
+    for hit in (routed_hit, lane_hit):
+        assert hit.headers["x-cache"] == "HIT"
+        assert hit.content == first.content
+        assert hit.headers["etag"] == first.headers["etag"]
+
+
+async def test_lane_off_routes_every_request() -> None:
+    calls = Calls()
+    app = _app(FastAPICache(fast_lane=False), calls)
+    async with open_client(app) as client:
+        for _ in range(3):
+            await client.get("/items")
+    assert not isinstance(app.router.middleware_stack, FastLane)
+    assert calls.count == 1
+
+
+async def test_app_middleware_still_wraps_lane_hits() -> None:
+    calls = Calls()
+    app = _app(FastAPICache(), calls)
+    seen_routes: list[Any] = []
+
+    async def mark(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["x-wrapped"] = "yes"
+        seen_routes.append(request.scope.get("route"))
+        return response
+
+    app.add_middleware(BaseHTTPMiddleware, dispatch=mark)
+    async with open_client(app) as client:
+        responses = [await client.get("/items") for _ in range(4)]
+    assert [r.headers["x-cache"] for r in responses] == ["MISS", "HIT", "HIT", "HIT"]
+    assert all(r.headers["x-wrapped"] == "yes" for r in responses)
+    # What routing sets (the route) is there on lane hits too, for instrumentation.
+    assert all(route is not None and route.path == "/items" for route in seen_routes)
+
+
+async def test_a_lane_miss_is_looked_up_once() -> None:
+    cache = FastAPICache()
+    app = _app(cache, Calls())
+    async with open_client(app) as client:
+        await client.get("/items?q=a")
+        await client.get("/items?q=a")  # lane learns /items
+        misses_before = cache.stats()["misses"]
+        await client.get("/items?q=b")  # a lane miss, then the route stores it
+    assert cache.stats()["misses"] == misses_before + 1
+
+
+async def test_early_dependencies_keep_routes_out_of_the_lane() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    allowed = {"ok": True}
+
+    def guard() -> None:
+        if not allowed["ok"]:
+            from fastapi import HTTPException
+
+            raise HTTPException(status_code=403)
+
+    @cache(dependencies=[Depends(guard)])
+    @router.get("/guarded")
+    def guarded() -> str:
+        return "secret"
+
+    app = make_app(router)
+    async with open_client(app) as client:
+        assert (await client.get("/guarded")).status_code == 200
+        assert (await client.get("/guarded")).headers["x-cache"] == "HIT"
+        allowed["ok"] = False
+        assert (await client.get("/guarded")).status_code == 403
+
+
+async def test_mounted_sub_app_middleware_is_not_skipped() -> None:
+    calls = Calls()
+    sub = _app(FastAPICache(), calls)
+
+    async def tag(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        response.headers["x-sub"] = "1"
+        return response
+
+    sub.add_middleware(BaseHTTPMiddleware, dispatch=tag)
+    outer = FastAPI()
+    outer.mount("/sub", sub)
+    async with open_client(outer) as client:
+        responses = [await client.get("/sub/items") for _ in range(3)]
+    assert [r.headers["x-cache"] for r in responses] == ["MISS", "HIT", "HIT"]
+    assert all(r.headers["x-sub"] == "1" for r in responses)
+    assert calls.count == 1
+
+
+async def test_routes_added_later_reset_what_the_lane_learned() -> None:
+    calls = Calls()
+    cache = FastAPICache()
+    app = _app(cache, calls)
+    async with open_client(app) as client:
+        await client.get("/items")
+        await client.get("/items")
+        await client.get("/items")
+        lane = app.router.middleware_stack
+        assert isinstance(lane, FastLane)
+        # A route added in front now takes /items: the lane must not answer for it.
+        override = APIRouter()
+
+        @override.get("/items")
+        def replaced() -> str:
+            return "new"
+
+        app.router.routes.insert(0, override.routes[0])
+        response = await client.get("/items")
+    assert response.json() == "new"
+    assert "x-cache" not in response.headers
