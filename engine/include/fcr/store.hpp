@@ -50,8 +50,9 @@ struct StoreStats {
 };
 
 // Fixed per-entry bookkeeping added to every charge, so that many tiny
-// entries still count against max_bytes.
-inline constexpr std::size_t kEntryOverhead = 96;
+// entries still count against max_bytes: the entry (about 128 bytes with its
+// allocation header), its hash-map node and the payload's control block.
+inline constexpr std::size_t kEntryOverhead = 224;
 
 // Payloads that leave the store (evicted, replaced, deleted, expired) are
 // moved here rather than destroyed under a shard lock, so the caller can drop
