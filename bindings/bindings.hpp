@@ -8,5 +8,6 @@ namespace fcr::py {
 void bind_store(nanobind::module_& m);
 void bind_key(nanobind::module_& m);
 void bind_http(nanobind::module_& m);
+void bind_policy(nanobind::module_& m);
 
 }  // namespace fcr::py

@@ -16,7 +16,9 @@ namespace fcr::http {
 // invalid max-age means stale); other invalid numeric values are ignored.
 // Values above 2^31 are clamped to 2^31 (RFC 9111 section 1.2.2).
 // Field-qualified forms (private="set-cookie", no-cache="x") count as the
-// unqualified directive: the conservative reading for a shared cache.
+// unqualified directive: the conservative reading for a shared cache. An
+// unterminated quoted-string ends at the next comma, so a stray quote cannot
+// hide a later no-store.
 struct CacheControl {
   bool no_store = false;
   bool no_cache = false;
@@ -48,7 +50,9 @@ RequestDirectives parse_request_directives(std::string_view cache_control, bool 
 // What the route allows beyond the defaults.
 struct StoragePolicy {
   double route_ttl = 0;                    // > 0: the route's explicit ttl, which wins
-  bool ignore_response_cache_control = false;  // store no-store/private responses
+  // Ignore the response's Cache-Control altogether: no-store/private responses
+  // are stored, and max-age, no-cache and stale-* have no effect either.
+  bool ignore_response_cache_control = false;
   bool store_set_cookie = false;           // store responses carrying Set-Cookie
 };
 
@@ -69,7 +73,9 @@ struct StorageDecision {
 };
 
 // The decision for a response with this Cache-Control value. The route's ttl
-// wins over max-age/s-maxage (s-maxage over max-age) when set.
+// wins over max-age/s-maxage (s-maxage over max-age) when set. The stale-*
+// windows are 0 under must-revalidate or proxy-revalidate (a stale entry must
+// not be served). Verdict order: no_store, private_, set_cookie, zero_lifetime.
 StorageDecision decide_storage(const CacheControl& cache_control, bool has_set_cookie,
                                const StoragePolicy& policy);
 

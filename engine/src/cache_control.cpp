@@ -1,0 +1,244 @@
+#include "fcr/cache_control.hpp"
+
+#include <cmath>
+
+namespace fcr::http {
+namespace {
+
+// RFC 9111 section 1.2.2: a delta-seconds value too large to represent is
+// taken as 2^31.
+constexpr std::int64_t kMaxDelta = std::int64_t{1} << 31;
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+std::string_view trim_ows(std::string_view s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+// tchar (RFC 9110 section 5.6.2).
+bool is_tchar(char c) {
+  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
+  switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i];
+    char y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+// Calls visit(member) for each comma-separated member, OWS-trimmed, splitting
+// only outside quoted-strings (a backslash inside quotes escapes the next
+// byte). Empty members are skipped (RFC 9110 section 5.6.1).
+template <typename F>
+void for_each_member(std::string_view list, F&& visit) {
+  bool quoted = false;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const char c = list[i];
+    if (quoted) {
+      if (c == '\\' && i + 1 < list.size()) {
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      const std::string_view member = trim_ows(list.substr(start, i - start));
+      if (!member.empty()) visit(member);
+      start = i + 1;
+    }
+  }
+  if (!quoted) {
+    const std::string_view last = trim_ows(list.substr(start));
+    if (!last.empty()) visit(last);
+    return;
+  }
+  // An unterminated quoted-string: split the rest on every comma so that a
+  // stray quote cannot hide a later directive such as no-store.
+  for (std::size_t i = start; i <= list.size(); ++i) {
+    if (i == list.size() || list[i] == ',') {
+      const std::string_view member = trim_ows(list.substr(start, i - start));
+      if (!member.empty()) visit(member);
+      start = i + 1;
+    }
+  }
+}
+
+// A directive's argument: the token, or the unescaped content of a
+// quoted-string. `valid` is false when the text after '=' is neither.
+struct Argument {
+  bool present = false;
+  bool valid = false;
+  std::string value;
+};
+
+Argument parse_argument(std::string_view raw) {
+  Argument arg;
+  arg.present = true;
+  if (raw.empty()) return arg;
+  if (raw.front() != '"') {
+    for (char c : raw) {
+      if (!is_tchar(c)) return arg;
+    }
+    arg.value.assign(raw);
+    arg.valid = true;
+    return arg;
+  }
+  for (std::size_t i = 1; i < raw.size(); ++i) {
+    const char c = raw[i];
+    if (c == '\\') {
+      if (++i == raw.size()) return arg;  // a lone trailing backslash
+      arg.value.push_back(raw[i]);
+    } else if (c == '"') {
+      arg.valid = i + 1 == raw.size();  // nothing may follow the closing quote
+      return arg;
+    } else {
+      arg.value.push_back(c);
+    }
+  }
+  return arg;  // unterminated
+}
+
+// delta-seconds (RFC 9111 section 1.2.2): 1*DIGIT, clamped to 2^31.
+std::optional<std::int64_t> delta_seconds(const Argument& arg) {
+  if (!arg.valid || arg.value.empty()) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : arg.value) {
+    if (c < '0' || c > '9') return std::nullopt;
+    if (n < kMaxDelta) n = n * 10 + (c - '0');
+  }
+  return n < kMaxDelta ? n : kMaxDelta;
+}
+
+// max-age and s-maxage: an invalid or missing value means "stale" (0).
+void set_lifetime(std::optional<std::int64_t>& slot, const Argument& arg) {
+  if (slot) return;  // the first occurrence wins
+  slot = delta_seconds(arg).value_or(0);
+}
+
+// stale-while-revalidate and stale-if-error: an invalid value is ignored.
+void set_extension(std::optional<std::int64_t>& slot, const Argument& arg) {
+  if (slot) return;
+  slot = delta_seconds(arg);
+}
+
+double seconds(const std::optional<std::int64_t>& v) {
+  return v ? static_cast<double>(*v) : 0.0;
+}
+
+}  // namespace
+
+CacheControl parse_cache_control(std::string_view value) {
+  CacheControl cc;
+  for_each_member(value, [&](std::string_view member) {
+    std::size_t n = 0;
+    while (n < member.size() && is_tchar(member[n])) ++n;
+    const std::string_view name = member.substr(0, n);
+    if (name.empty()) return;
+    Argument arg;
+    if (n < member.size()) {
+      if (member[n] != '=') return;  // e.g. "no store": not a directive
+      arg = parse_argument(member.substr(n + 1));
+    }
+    // Flags ignore their argument: field-qualified forms count as the
+    // unqualified directive.
+    if (iequals(name, "no-store")) {
+      cc.no_store = true;
+    } else if (iequals(name, "no-cache")) {
+      cc.no_cache = true;
+    } else if (iequals(name, "private")) {
+      cc.private_ = true;
+    } else if (iequals(name, "public")) {
+      cc.public_ = true;
+    } else if (iequals(name, "must-revalidate")) {
+      cc.must_revalidate = true;
+    } else if (iequals(name, "proxy-revalidate")) {
+      cc.proxy_revalidate = true;
+    } else if (iequals(name, "immutable")) {
+      cc.immutable = true;
+    } else if (iequals(name, "max-age")) {
+      set_lifetime(cc.max_age, arg);
+    } else if (iequals(name, "s-maxage")) {
+      set_lifetime(cc.s_maxage, arg);
+    } else if (iequals(name, "stale-while-revalidate")) {
+      set_extension(cc.stale_while_revalidate, arg);
+    } else if (iequals(name, "stale-if-error")) {
+      set_extension(cc.stale_if_error, arg);
+    }
+  });
+  return cc;
+}
+
+RequestDirectives parse_request_directives(std::string_view cache_control, bool has_cache_control,
+                                           std::string_view pragma) {
+  RequestDirectives out;
+  if (has_cache_control) {
+    const CacheControl cc = parse_cache_control(cache_control);
+    out.bypass_lookup = cc.no_cache || (cc.max_age && *cc.max_age == 0);
+    out.skip_store = cc.no_store;
+  } else {
+    // RFC 9111 section 5.4: without Cache-Control, "Pragma: no-cache" means
+    // "Cache-Control: no-cache". Pragma shares the directive syntax.
+    out.bypass_lookup = parse_cache_control(pragma).no_cache;
+  }
+  return out;
+}
+
+StorageDecision decide_storage(const CacheControl& cc, bool has_set_cookie,
+                               const StoragePolicy& policy) {
+  StorageDecision d;
+  const bool route_ttl = policy.route_ttl > 0 && std::isfinite(policy.route_ttl);
+  if (route_ttl) d.ttl = policy.route_ttl;
+  const bool honor = !policy.ignore_response_cache_control;
+  if (honor && cc.no_store) {
+    d.verdict = StoreVerdict::no_store;
+  } else if (honor && cc.private_) {
+    d.verdict = StoreVerdict::private_;
+  } else if (has_set_cookie && !policy.store_set_cookie) {
+    d.verdict = StoreVerdict::set_cookie;
+  }
+  if (!honor) return d;
+  // s-maxage overrides max-age for a shared cache (RFC 9111 section 5.2.2.10).
+  const std::optional<std::int64_t>& lifetime = cc.s_maxage ? cc.s_maxage : cc.max_age;
+  if (!route_ttl && lifetime) {
+    d.ttl = static_cast<double>(*lifetime);
+    if (*lifetime == 0 && d.verdict == StoreVerdict::store) d.verdict = StoreVerdict::zero_lifetime;
+  }
+  d.revalidate = cc.no_cache;
+  // must-revalidate / proxy-revalidate forbid serving the entry once stale
+  // (RFC 9111 sections 5.2.2.2 and 5.2.2.8), whatever stale-* grants.
+  if (!cc.must_revalidate && !cc.proxy_revalidate) {
+    d.stale_while_revalidate = seconds(cc.stale_while_revalidate);
+    d.stale_if_error = seconds(cc.stale_if_error);
+  }
+  return d;
+}
+
+std::string_view verdict_name(StoreVerdict verdict) noexcept {
+  switch (verdict) {
+    case StoreVerdict::store: return "store";
+    case StoreVerdict::no_store: return "no_store";
+    case StoreVerdict::private_: return "private";
+    case StoreVerdict::set_cookie: return "set_cookie";
+    case StoreVerdict::zero_lifetime: return "zero_lifetime";
+  }
+  return "store";
+}
+
+}  // namespace fcr::http
