@@ -9,7 +9,8 @@ CTEST := $(VENV)/bin/ctest
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install test-cpp test-asan test-python gtest redis-server clean
+.PHONY: demo test install test-cpp test-asan test-python gtest redis-server clean \
+	fuzz test-fuzz fuzz-build fuzz-toolchain
 
 $(VENV)/.deps-stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,7 +58,52 @@ test-asan: gtest $(VENV)/.deps-stamp
 test-python: install redis-server
 	$(PY) -m pytest
 
-test: test-cpp test-asan test-python
+test: test-cpp test-asan test-python test-fuzz
 
 clean:
 	rm -rf build $(VENV)
+
+# libFuzzer targets (tests/fuzz), built with Debian's clang 14 into build/fuzz.
+FUZZ_SECONDS ?= 300
+FUZZ_CC := clang-14
+FUZZ_CXX := clang++-14
+
+fuzz-toolchain:
+	@if ! command -v $(FUZZ_CXX) >/dev/null 2>&1 || ! dpkg -s libclang-rt-14-dev libfuzzer-14-dev >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq clang-14 libclang-rt-14-dev libfuzzer-14-dev >/dev/null; \
+		else echo "clang 14 with libFuzzer is missing: run 'sudo apt-get install clang-14 libclang-rt-14-dev libfuzzer-14-dev'" >&2; exit 1; fi; \
+	fi
+
+fuzz-build: fuzz-toolchain $(VENV)/.deps-stamp
+	CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) $(CMAKE) -S . -B build/fuzz -G Ninja -DFCR_BUILD_FUZZERS=ON \
+		-DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+		-DCMAKE_MAKE_PROGRAM=$(abspath $(VENV))/bin/ninja >/dev/null
+	$(CMAKE) --build build/fuzz
+
+# Each target for FUZZ_SECONDS (make fuzz FUZZ_SECONDS=3600 for a long run).
+fuzz: fuzz-build
+	tests/fuzz/run.sh $(FUZZ_SECONDS) build/fuzz
+
+test-fuzz: fuzz-build
+	tests/fuzz/run.sh 30 build/fuzz
+
+# Benchmarks (benchmarks/README.md). `python -m benchmarks` creates the comparison
+# venvs under benchmarks/.venvs on first use; matplotlib (the chart) and wrk are
+# bench-only tools, not dependencies of the package.
+.PHONY: bench bench-smoke wrk
+
+$(VENV)/.bench-stamp: $(VENV)/.deps-stamp
+	$(PIP) install --quiet matplotlib
+	touch $@
+
+wrk:
+	@if ! command -v wrk >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+		else echo "wrk is missing: run 'sudo apt-get install wrk'" >&2; exit 1; fi; \
+	fi
+
+bench: install wrk $(VENV)/.bench-stamp
+	$(PY) -m benchmarks
+
+bench-smoke: install wrk $(VENV)/.bench-stamp
+	$(PY) -m benchmarks --smoke

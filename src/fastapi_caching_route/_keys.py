@@ -17,15 +17,21 @@ def declared_query_params(dependant: Dependant) -> list[_core.QueryParamSpec]:
     A dependency's parameters (pagination, filters) change the response just
     like the endpoint's own, so they are part of the key.
     """
-    specs: dict[str, _core.QueryParamSpec] = {}
+    defaults: dict[str, list[str] | None] = {}
     stack = [dependant]
     while stack:
         current = stack.pop()
         for field in current.query_params:
             for alias, default, required in _expand(field):
-                specs.setdefault(alias, _core.QueryParamSpec(alias, _defaults(default, required)))
+                value = _defaults(default, required)
+                if alias in defaults and defaults[alias] != value:
+                    # Two declarations read one alias with different defaults: an
+                    # absent parameter must then not share a key with an explicit
+                    # value equal to either default.
+                    value = None
+                defaults[alias] = value
         stack.extend(current.dependencies)
-    return list(specs.values())
+    return [_core.QueryParamSpec(alias, value) for alias, value in defaults.items()]
 
 
 def _expand(field: Any) -> list[tuple[str, Any, bool]]:

@@ -113,7 +113,10 @@ class CachePlan:
         key: str = self.key_spec.from_scope(scope, "GET" if head else None)
         if len(key) > self.cache.max_key_length or self._request_directives(headers)[0]:
             return None
-        entry = self.backend.get_nowait(key, self.namespace)
+        try:
+            entry = self.backend.get_nowait(key, self.namespace)
+        except Exception:  # the route's own lookup logs it and serves uncached
+            return None
         if entry is None or entry.revalidate:
             scope[MISSED_KEY] = (self, key)
             return None
@@ -273,11 +276,20 @@ class CachePlan:
         if self.config.set_last_modified and "last-modified" not in headers:
             headers["last-modified"] = _core.format_http_date(int(now))
         client_max_age = self.config.client_max_age
-        if client_max_age is not None:
+        if client_max_age is not None and not _forbids_reuse(headers.get("cache-control", "")):
             # With Age on hits, downstream caches subtract elapsed time themselves;
             # max-age must never promise more than the entry's own lifetime.
             max_age = client_max_age if ttl <= 0 else min(client_max_age, int(ttl))
             headers["cache-control"] = f"max-age={max_age}"
+
+
+def _forbids_reuse(cache_control: str) -> bool:
+    # A response stored only because the route ignores its Cache-Control must
+    # not be advertised as cacheable to clients and CDNs.
+    if not cache_control:
+        return False
+    directives = _core.parse_cache_control(cache_control)
+    return bool(directives.private or directives.no_store or directives.no_cache)
 
 
 def _request_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:

@@ -51,7 +51,9 @@ class CachingRoute(APIRoute):
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         if scope.get("method") == "HEAD" and self._serves_head_from_get():
             match, child_scope = super().matches({**scope, "method": "GET"})
-            return match, child_scope
+            # PARTIAL, not FULL: a route that declares HEAD itself still wins;
+            # otherwise the router hands the request to handle() below.
+            return (Match.PARTIAL if match is Match.FULL else match), child_scope
         return super().matches(scope)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:

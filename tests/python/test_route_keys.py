@@ -248,3 +248,24 @@ async def test_custom_key_builder_is_used(make_cache: MakeCache) -> None:
     assert calls.count == 1
     assert seen == ["/k/one", "/k/two", "/k/one", "/k/two"]
     assert await cache.get_cached("shared-key") is not None
+
+
+async def test_one_alias_with_two_defaults_never_shares_an_absent_key(
+    make_cache: MakeCache,
+) -> None:
+    # Found by fuzzing: `a` and `b` both read ?x= with different defaults, so an
+    # absent x (a=1, b=2) must not share the key of ?x=1 (a=1, b=1).
+    calls = Calls()
+    router = caching_router()
+
+    def pair(a: str = Query("1", alias="x"), b: str = Query("2", alias="x")) -> dict:
+        calls()
+        return {"a": a, "b": b}
+
+    make_cache()()(router.get("/pair")(pair))
+    async with open_client(make_app(router)) as client:
+        absent = await client.get("/pair")
+        explicit = await client.get("/pair?x=1")
+    assert absent.json() == {"a": "1", "b": "2"}
+    assert explicit.json() == {"a": "1", "b": "1"}
+    assert calls.count == 2
