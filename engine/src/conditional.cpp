@@ -13,7 +13,7 @@ constexpr std::int64_t kSecondsPerDay = 86400;
 
 // Proleptic Gregorian calendar <-> days since 1970-01-01 (H. Hinnant's
 // algorithms), exact for every year representable here.
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
   const auto yoe = static_cast<unsigned>(y - era * 400);
@@ -41,8 +41,8 @@ Civil civil_from_days(std::int64_t z) {
 }
 
 // IMF-fixdate has a four-digit year: 0000-01-01T00:00:00 .. 9999-12-31T23:59:59.
-const std::int64_t kMinEpoch = days_from_civil(0, 1, 1) * kSecondsPerDay;
-const std::int64_t kMaxEpoch = days_from_civil(10000, 1, 1) * kSecondsPerDay - 1;
+constexpr std::int64_t kMinEpoch = days_from_civil(0, 1, 1) * kSecondsPerDay;
+constexpr std::int64_t kMaxEpoch = days_from_civil(10000, 1, 1) * kSecondsPerDay - 1;
 
 std::int64_t floor_div(std::int64_t a, std::int64_t b) {
   const std::int64_t q = a / b;
