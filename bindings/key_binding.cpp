@@ -101,6 +101,8 @@ void bind_key(nb::module_& m) {
            nb::arg("vary_headers"))
       .def("from_scope", &canonical_from_scope, nb::arg("scope"),
            nb::arg("method") = nb::none(),
+           nb::sig("def from_scope(self, scope: collections.abc.MutableMapping[str, typing.Any], "
+                   "method: str | None = None) -> str"),
            "Canonical key of the request described by an ASGI HTTP scope; `method` "
            "replaces the scope's (HEAD is answered from the GET entry).")
       .def("canonical", &canonical_from_parts, nb::arg("method"), nb::arg("path"),

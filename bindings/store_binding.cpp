@@ -105,6 +105,7 @@ void bind_store(nb::module_& m) {
            nb::arg("charge"), nb::arg("ttl"),
            "Store `value` under `key`; `ttl` <= 0 never expires. False if it cannot fit.")
       .def("get", &PyStore::get, nb::arg("ns"), nb::arg("key"),
+           nb::sig("def get(self, ns: int, key: str) -> typing.Any"),
            "The stored object itself, or None.")
       .def("erase", &PyStore::erase, nb::arg("ns"), nb::arg("key"),
            "Remove one key; returns the number of entries removed (0 or 1).")
@@ -113,7 +114,8 @@ void bind_store(nb::module_& m) {
       .def("clear_all", &PyStore::clear_all, "Drop everything; returns the count removed.")
       .def("sweep", &PyStore::sweep, nb::arg("budget"),
            "Reclaim up to `budget` expired entries per shard.")
-      .def("stats", &PyStore::stats, "Counters and sizes.");
+      .def("stats", &PyStore::stats, nb::sig("def stats(self) -> dict[str, int]"),
+           "Counters and sizes.");
 }
 
 }  // namespace fcr::py

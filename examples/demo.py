@@ -59,13 +59,26 @@ def wait_until_up(host: str, port: int, server: subprocess.Popen[bytes]) -> None
 
 def walkthrough(host: str, port: int) -> None:
     print("\n=== walkthrough ===")
-    show(host, port, "1. first request: the endpoint runs (200 ms) and the response is stored",
-         "/report?region=us")
+    show(
+        host,
+        port,
+        "1. first request: the endpoint runs (200 ms) and the response is stored",
+        "/report?region=us",
+    )
     etag = show(host, port, "2. same request again: answered from the cache", "/report?region=us")
-    show(host, port, "3. same key: query order, escapes and undeclared parameters do not matter",
-         "/report?utm_source=x&region=%75s")
-    show(host, port, "4. a client that has the body sends its ETag and gets 304 Not Modified",
-         "/report?region=us", {"If-None-Match": etag})
+    show(
+        host,
+        port,
+        "3. same key: query order, escapes and undeclared parameters do not matter",
+        "/report?utm_source=x&region=%75s",
+    )
+    show(
+        host,
+        port,
+        "4. a client that has the body sends its ETag and gets 304 Not Modified",
+        "/report?region=us",
+        {"If-None-Match": etag},
+    )
     show(host, port, "5. the API key is checked before the lookup", "/private")
     show(host, port, "   with the key: MISS, then HIT", "/private", {"X-API-Key": "demo-key"})
     show(host, port, "", "/private", {"X-API-Key": "demo-key"})
@@ -83,9 +96,20 @@ def main() -> None:
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "examples.app:app", "--host", args.host,
-         "--port", str(args.port), "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "examples.app:app",
+            "--host",
+            args.host,
+            "--port",
+            str(args.port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         wait_until_up(args.host, args.port, server)

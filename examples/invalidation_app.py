@@ -1,10 +1,10 @@
 """Invalidation with a custom key builder: writes drop the cached read.
 
-    uvicorn examples.invalidation_app:app
+uvicorn examples.invalidation_app:app
 
-    curl -i localhost:8000/users/1          # MISS, then HIT
-    curl -i -X PUT localhost:8000/users/1 -H 'content-type: application/json' -d '{"name": "Ada L."}'
-    curl -i localhost:8000/users/1          # MISS again, with the new name
+curl -i localhost:8000/users/1          # MISS, then HIT
+curl -i -X PUT localhost:8000/users/1 -H 'content-type: application/json' -d '{"name": "Ada L."}'
+curl -i localhost:8000/users/1          # MISS again, with the new name
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The smallest cached app: one endpoint, the native in-process store.
 
-    uvicorn examples.minimal_app:app
+uvicorn examples.minimal_app:app
 """
 
 from fastapi import APIRouter, FastAPI

@@ -105,7 +105,10 @@ class FastAPICache:
                 raise TypeError(f"{name} must be a str, not {type(value).__name__}")
         if not is_header_token(cache_header):
             raise ValueError(f"cache_header must be a valid header name, got {cache_header!r}")
-        for name, value in (("cache_header_hit", cache_header_hit), ("cache_header_miss", cache_header_miss)):
+        for name, value in (
+            ("cache_header_hit", cache_header_hit),
+            ("cache_header_miss", cache_header_miss),
+        ):
             if not _is_field_value(value):
                 raise ValueError(f"{name} must be a printable header value, got {value!r}")
         self.accepted_status_codes = _validate_status_codes(accepted_status_codes)
@@ -125,9 +128,9 @@ class FastAPICache:
         self._cache_header = cache_header
         self._cache_header_hit = cache_header_hit
         self._cache_header_miss = cache_header_miss
-        name = cache_header.lower().encode("latin-1")
-        self.hit_header = (name, cache_header_hit.encode("latin-1"))
-        self.miss_header = (name, cache_header_miss.encode("latin-1"))
+        header_name = cache_header.lower().encode("latin-1")
+        self.hit_header = (header_name, cache_header_hit.encode("latin-1"))
+        self.miss_header = (header_name, cache_header_miss.encode("latin-1"))
 
     def __call__(
         self,
@@ -213,7 +216,9 @@ class FastAPICache:
 
         return decorator
 
-    async def get_cached(self, cache_key: str, namespace: str | None = None) -> CachedResponse | None:
+    async def get_cached(
+        self, cache_key: str, namespace: str | None = None
+    ) -> CachedResponse | None:
         """The stored response for a key (``namespace`` as prepared), or ``None``."""
         entry = await self.backend.get(cache_key, namespace)
         return None if entry is None else entry.to_cached_response()
@@ -264,7 +269,7 @@ def _resolve_backend(cache: object) -> CacheBackend:
     if isinstance(cache, CacheBackend):
         return cache
     if is_aiocache_cache(cache):
-        return AiocacheBackend(cache)  # type: ignore[arg-type]
+        return AiocacheBackend(cache)
     raise TypeError(
         "cache must be None, a fastapi_caching_route backend or an aiocache cache instance, "
         f"not {type(cache).__name__}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._types import CachedResponse
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
@@ -112,24 +114,23 @@ class StoredResponse:
     @classmethod
     def from_cached_response(cls, value: CachedResponse) -> StoredResponse:
         """Build from the dictionary form that 0.6.0 stored (validating it)."""
-        headers = tuple(
-            (_as_bytes(k).lower(), _as_bytes(v)) for k, v in value["raw_headers"]
-        )
+        headers = tuple((_as_bytes(k).lower(), _as_bytes(v)) for k, v in value["raw_headers"])
         content = value["content"]
         if not isinstance(content, (bytes, bytearray, memoryview)):
             raise TypeError("CachedResponse['content'] must be bytes")
         status = value["status_code"]
         if not isinstance(status, int) or isinstance(status, bool):
             raise TypeError("CachedResponse['status_code'] must be an int")
+        metadata: dict[str, Any] = dict(value)  # our keys beyond 0.6.0's four
         return cls(
             status,
             headers,
             bytes(content),
             value.get("media_type"),
-            stored_at=float(value.get("stored_at", 0.0)),
-            last_modified=int(value.get("last_modified", -1)),
-            lifetime=float(value.get("lifetime", 0.0)),
-            revalidate=bool(value.get("revalidate", False)),
+            stored_at=float(metadata.get("stored_at", 0.0)),
+            last_modified=int(metadata.get("last_modified", -1)),
+            lifetime=float(metadata.get("lifetime", 0.0)),
+            revalidate=bool(metadata.get("revalidate", False)),
         )
 
     def to_cached_response(self) -> CachedResponse:

@@ -66,14 +66,14 @@ class FastLane:
 def install(scope: Scope) -> bool:
     """Put a lane in front of the scope's router if it is the app's own and
     has no router middleware; returns whether a lane is in place."""
-    router = scope.get("router")
-    app = scope.get("app")
-    if router is None or app is None or getattr(app, "router", None) is not router:
+    router: Any = scope.get("router")
+    owner = getattr(scope.get("app"), "router", None)
+    if router is None or id(owner) != id(router):
         return False  # a mounted sub-application: its middleware must not be skipped
     stack = getattr(router, "middleware_stack", None)
     if isinstance(stack, FastLane):
         return True
-    if stack is None or stack != router.app:
+    if stack is None or stack != getattr(router, "app", None):
         return False
     router.middleware_stack = FastLane(router)
     return True

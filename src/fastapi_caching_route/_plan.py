@@ -14,12 +14,13 @@ from fastapi.dependencies.utils import get_parameterless_sub_dependant, solve_de
 from starlette.responses import StreamingResponse
 from starlette.types import Scope
 
-from . import _core, _fastlane as fastlane
+from . import _core
+from . import _fastlane as fastlane
 from ._config import RouteCacheConfig
 from ._entry import StoredResponse
+from ._fastlane import MISSED_KEY
 from ._keys import declared_query_params
 from ._responses import ReplayResponse, capture_stream
-from ._fastlane import MISSED_KEY
 from ._types import RouteHandler
 
 logger = logging.getLogger("fastapi_caching_route")
@@ -66,7 +67,9 @@ class CachePlan:
                 ]
             )
         self.key_spec = _core.KeySpec(declared_query_params(dependant), list(config.vary_headers))
-        self.lane: bool | None = None  # whether the fast lane serves this route; None: not known yet
+        self.lane: bool | None = (
+            None  # whether the fast lane serves this route; None: not known yet
+        )
 
     async def handle(self, request: Request, original: RouteHandler) -> Response:
         scope = request.scope
@@ -183,7 +186,7 @@ class CachePlan:
     ) -> Response:
         now = time.time()
         age = (b"age", b"%d" % _core.age_seconds(entry.stored_at, now))
-        hit_header = self.cache.hit_header
+        hit_header: tuple[bytes, bytes] = self.cache.hit_header
         if_none_match = headers.get(b"if-none-match")
         if_modified_since = headers.get(b"if-modified-since")
         if (

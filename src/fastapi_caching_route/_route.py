@@ -14,6 +14,8 @@ from ._config import CACHE_CONFIG_ATTR, RouteCacheConfig
 from ._plan import CachePlan
 from ._types import RouteHandler
 
+_effective_route_context_var: Any
+_get_scope_effective_route_context: Any
 try:  # FastAPI >= 0.160 builds included routes from a context instead of copies.
     from fastapi.routing import (
         _effective_route_context_var,
@@ -69,9 +71,10 @@ class CachingRoute(APIRoute):
         await super().handle(scope, receive, send)
 
     def _serves_head_from_get(self) -> bool:
+        methods = self.methods or set()
         return (
-            "GET" in self.methods
-            and "HEAD" not in self.methods
+            "GET" in methods
+            and "HEAD" not in methods
             and isinstance(getattr(self.endpoint, CACHE_CONFIG_ATTR, None), RouteCacheConfig)
         )
 

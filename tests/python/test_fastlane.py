@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from conftest import Calls, caching_router, make_app, open_client
 from fastapi import APIRouter, Depends, FastAPI, Request
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from fastapi_caching_route import FastAPICache
 from fastapi_caching_route._fastlane import FastLane
-
-from conftest import Calls, caching_router, make_app, open_client
 
 pytestmark = pytest.mark.anyio
 

@@ -1,0 +1,156 @@
+"""The C++ engine of fastapi-caching-route (store, keys, HTTP rules)."""
+
+from collections.abc import MutableMapping, Sequence
+from typing import Any
+
+
+class Store:
+    """
+    Sharded, bounded in-process store of Python objects keyed by (namespace id, canonical key).
+    """
+
+    def __init__(self, max_bytes: int, max_entries: int = 0, shards: int = 16) -> None: ...
+
+    def namespace_id(self, name: str) -> int:
+        """Id of a namespace, created on first use."""
+
+    def put(self, ns: int, key: str, value: object, charge: int, ttl: float) -> bool:
+        """
+        Store `value` under `key`; `ttl` <= 0 never expires. False if it cannot fit.
+        """
+
+    def get(self, ns: int, key: str) -> Any:
+        """The stored object itself, or None."""
+
+    def erase(self, ns: int, key: str) -> int:
+        """Remove one key; returns the number of entries removed (0 or 1)."""
+
+    def clear(self, ns: int) -> int:
+        """Drop a namespace in O(1); returns how many entries it had."""
+
+    def clear_all(self) -> int:
+        """Drop everything; returns the count removed."""
+
+    def sweep(self, budget: int) -> int:
+        """Reclaim up to `budget` expired entries per shard."""
+
+    def stats(self) -> dict[str, int]:
+        """Counters and sizes."""
+
+class QueryParamSpec:
+    """
+    A declared query parameter: alias and default values (None for a None default).
+    """
+
+    def __init__(self, alias: str, defaults: Sequence[str] | None) -> None: ...
+
+    @property
+    def alias(self) -> str: ...
+
+    @property
+    def defaults(self) -> list[str] | None: ...
+
+class KeySpec:
+    """Canonical-key builder for one route."""
+
+    def __init__(self, params: Sequence[QueryParamSpec], vary_headers: Sequence[str]) -> None: ...
+
+    def from_scope(self, scope: MutableMapping[str, Any], method: str | None = None) -> str:
+        """
+        Canonical key of the request described by an ASGI HTTP scope; `method` replaces the scope's (HEAD is answered from the GET entry).
+        """
+
+    def canonical(self, method: str, path: str, query_string: bytes, headers: object) -> str:
+        """
+        Canonical key from request parts (headers: sequence of (bytes, bytes)).
+        """
+
+    @property
+    def params(self) -> list[QueryParamSpec]: ...
+
+    @property
+    def vary_headers(self) -> list[str]: ...
+
+def parse_query(query_string: bytes) -> list[tuple[str, str]]:
+    """Decode a raw query string exactly as Starlette's QueryParams does."""
+
+def etag_for_body(body: bytes) -> str:
+    """Strong ETag (quoted hex of a 128-bit hash) for a response body."""
+
+def if_none_match_matches(if_none_match: str, etag: str) -> bool:
+    """Weak comparison of an If-None-Match field value against an ETag."""
+
+def parse_vary(value: str) -> tuple[bool, list[str]]:
+    """(star, names): a Vary value's names lower-cased and de-duplicated."""
+
+def merge_vary(existing: str, extra: Sequence[str]) -> str:
+    """Merge names into a Vary value; '' when nothing is to be sent."""
+
+class CacheControl:
+    """Parsed Cache-Control directives; numeric ones are None when absent."""
+
+    @property
+    def no_store(self) -> bool: ...
+
+    @property
+    def no_cache(self) -> bool: ...
+
+    @property
+    def private(self) -> bool: ...
+
+    @property
+    def public(self) -> bool: ...
+
+    @property
+    def must_revalidate(self) -> bool: ...
+
+    @property
+    def proxy_revalidate(self) -> bool: ...
+
+    @property
+    def immutable(self) -> bool: ...
+
+    @property
+    def max_age(self) -> int | None: ...
+
+    @property
+    def s_maxage(self) -> int | None: ...
+
+    @property
+    def stale_while_revalidate(self) -> int | None: ...
+
+    @property
+    def stale_if_error(self) -> int | None: ...
+
+def parse_cache_control(value: str) -> CacheControl:
+    """
+    Parse a Cache-Control field value; never fails (malformed members are skipped).
+    """
+
+def decide_storage(cache_control: str, has_set_cookie: bool, route_ttl: float, ignore_response_cache_control: bool, store_set_cookie: bool) -> tuple[str, float, bool, float, float]:
+    """
+    (verdict, ttl, revalidate, stale_while_revalidate, stale_if_error) for a response.
+
+    verdict is 'store', 'no_store', 'private', 'set_cookie' or 'zero_lifetime'; ttl 0 means the response set no lifetime and the route no ttl.
+    """
+
+def request_directives(cache_control: str | None, pragma: str | None) -> tuple[bool, bool]:
+    """
+    (bypass_lookup, skip_store) from a request's Cache-Control and Pragma (None: absent).
+    """
+
+def parse_http_date(value: str, now: int) -> int | None:
+    """
+    Seconds since the epoch of an HTTP-date in any of its three formats, or None.
+    """
+
+def format_http_date(epoch: int) -> str:
+    """IMF-fixdate for seconds since the epoch (clamped to years 0000-9999)."""
+
+def is_not_modified(method: str, if_none_match: str | None, if_modified_since: str | None, etag: str, last_modified: int, now: int) -> bool:
+    """
+    Whether a GET/HEAD hit is answered 304 (RFC 9110 section 13.2.2). None: header absent; last_modified < 0: the entry has no Last-Modified.
+    """
+
+def age_seconds(stored_at: float, now: float) -> int:
+    """Age header value: whole seconds since stored_at, never negative."""
