@@ -8,6 +8,7 @@ namespace fcr::py {
 void bind_store(nanobind::module_& m);
 void bind_key(nanobind::module_& m);
 void bind_http(nanobind::module_& m);
+void bind_hit(nanobind::module_& m);
 void bind_policy(nanobind::module_& m);
 
 }  // namespace fcr::py

@@ -12,13 +12,13 @@
 
 #include "bindings.hpp"
 #include "fcr/key.hpp"
+#include "scope.hpp"
 
 namespace nb = nanobind;
 
 namespace fcr::py {
-namespace {
 
-std::string_view view_of_str(PyObject* obj, const char* what) {
+std::string_view str_view(PyObject* obj, const char* what) {
   if (!PyUnicode_Check(obj)) throw nb::type_error(what);
   Py_ssize_t size = 0;
   const char* data = PyUnicode_AsUTF8AndSize(obj, &size);
@@ -26,7 +26,7 @@ std::string_view view_of_str(PyObject* obj, const char* what) {
   return {data, static_cast<std::size_t>(size)};
 }
 
-std::string_view view_of_bytes(PyObject* obj, const char* what) {
+std::string_view bytes_view(PyObject* obj, const char* what) {
   if (!PyBytes_Check(obj)) throw nb::type_error(what);
   return {PyBytes_AS_STRING(obj), static_cast<std::size_t>(PyBytes_GET_SIZE(obj))};
 }
@@ -37,7 +37,6 @@ PyObject* scope_item(PyObject* scope, const char* name) {
   return item;
 }
 
-// Views into the scope's header byte strings; valid while `headers` is alive.
 std::vector<HeaderView> header_views(PyObject* headers) {
   std::vector<HeaderView> views;
   nb::object seq = nb::steal(PySequence_Fast(headers, "scope['headers'] must be a sequence"));
@@ -47,32 +46,42 @@ std::vector<HeaderView> header_views(PyObject* headers) {
   PyObject** items = PySequence_Fast_ITEMS(seq.ptr());
   for (Py_ssize_t i = 0; i < n; ++i) {
     PyObject* pair = items[i];
+    if (PyTuple_Check(pair) && PyTuple_GET_SIZE(pair) == 2) {  // the common case, no new refs
+      views.emplace_back(bytes_view(PyTuple_GET_ITEM(pair, 0), "header names must be bytes"),
+                         bytes_view(PyTuple_GET_ITEM(pair, 1), "header values must be bytes"));
+      continue;
+    }
     if (!PySequence_Check(pair) || PySequence_Size(pair) != 2) {
       throw nb::type_error("each header must be a (name, value) pair of bytes");
     }
     nb::object name = nb::steal(PySequence_GetItem(pair, 0));
     nb::object value = nb::steal(PySequence_GetItem(pair, 1));
     if (!name.is_valid() || !value.is_valid()) throw nb::python_error();
-    // The pair owns name/value, so the views stay valid after these refs drop.
-    views.emplace_back(view_of_bytes(name.ptr(), "header names must be bytes"),
-                       view_of_bytes(value.ptr(), "header values must be bytes"));
+    // A list pair owns name/value, so the views outlive these references.
+    views.emplace_back(bytes_view(name.ptr(), "header names must be bytes"),
+                       bytes_view(value.ptr(), "header values must be bytes"));
   }
   return views;
 }
 
+std::string canonical_key(const KeySpec& spec, PyObject* scope, std::string_view method,
+                          const std::vector<HeaderView>* headers) {
+  if (method.empty()) method = str_view(scope_item(scope, "method"), "scope['method'] must be str");
+  std::string_view path = str_view(scope_item(scope, "path"), "scope['path'] must be str");
+  PyObject* query_obj = PyDict_GetItemString(scope, "query_string");
+  std::string_view query =
+      query_obj ? bytes_view(query_obj, "scope['query_string'] must be bytes") : std::string_view{};
+  if (spec.vary_headers().empty()) return spec.canonical(method, path, query, {});
+  if (headers) return spec.canonical(method, path, query, *headers);
+  std::vector<HeaderView> views = header_views(scope_item(scope, "headers"));
+  return spec.canonical(method, path, query, views);
+}
+
+namespace {
+
 std::string canonical_from_scope(const KeySpec& spec, nb::dict scope,
                                  std::optional<std::string_view> method_override) {
-  PyObject* s = scope.ptr();
-  std::string_view method = method_override
-                                ? *method_override
-                                : view_of_str(scope_item(s, "method"), "scope['method'] must be str");
-  std::string_view path = view_of_str(scope_item(s, "path"), "scope['path'] must be str");
-  PyObject* query_obj = PyDict_GetItemString(s, "query_string");
-  std::string_view query =
-      query_obj ? view_of_bytes(query_obj, "scope['query_string'] must be bytes") : std::string_view{};
-  if (spec.vary_headers().empty()) return spec.canonical(method, path, query, {});
-  std::vector<HeaderView> headers = header_views(scope_item(s, "headers"));
-  return spec.canonical(method, path, query, headers);
+  return canonical_key(spec, scope.ptr(), method_override.value_or(std::string_view{}), nullptr);
 }
 
 std::string canonical_from_parts(const KeySpec& spec, std::string_view method,

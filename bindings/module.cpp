@@ -5,5 +5,6 @@ NB_MODULE(_core, m) {
   fcr::py::bind_store(m);
   fcr::py::bind_key(m);
   fcr::py::bind_http(m);
+  fcr::py::bind_hit(m);
   fcr::py::bind_policy(m);
 }

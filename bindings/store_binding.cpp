@@ -1,120 +1,153 @@
-// Store binding: payloads are arbitrary Python objects kept by reference, so a
-// hit hands back the very object that was stored (no copy of the body).
+// Store binding: payloads are Python objects kept by reference, so a hit hands
+// back the very objects that were stored (no copy of the body).
 #include <nanobind/nanobind.h>
+#include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
+#include <algorithm>
 #include <cmath>
-#include <stdexcept>
 
 #include "bindings.hpp"
-#include "fcr/store.hpp"
+#include "py_store.hpp"
 
 namespace nb = nanobind;
 
 namespace fcr::py {
+
+PyStore::PyStore(std::size_t max_bytes, std::size_t max_entries, std::size_t shards)
+    : store_([&] {
+        if (max_bytes == 0) throw nb::value_error("max_bytes must be positive");
+        if (shards == 0) throw nb::value_error("shards must be positive");
+        return StoreConfig{max_bytes, max_entries, shards};
+      }()) {}
+
+bool PyStore::put(std::uint32_t ns, std::string_view key, PayloadPtr payload, std::size_t charge,
+                  double ttl) {
+  if (std::isnan(ttl)) throw nb::value_error("ttl must be a number");
+  Released released;
+  return store_.put(ns, key, std::move(payload), charge, ttl, released);
+}
+
+PayloadPtr PyStore::get(std::uint32_t ns, std::string_view key) {
+  Released released;
+  return store_.get(ns, key, released);
+}
+
 namespace {
 
-struct PyPayload final : Payload {
-  explicit PyPayload(nb::object v) : value(std::move(v)) {}
-  nb::object value;
-};
+nb::object get_object(PyStore& store, std::uint32_t ns, std::string_view key) {
+  PayloadPtr found = store.get(ns, key);
+  auto* object = dynamic_cast<const ObjectPayload*>(found.get());
+  return object ? object->value : nb::none();
+}
 
-// Releasing payloads drops Python references, which needs the GIL; every
-// binding call holds it, and the engine hands released payloads back only
-// after its shard locks are gone.
-class PyStore {
- public:
-  PyStore(std::size_t max_bytes, std::size_t max_entries, std::size_t shards)
-      : store_(make_config(max_bytes, max_entries, shards)) {}
+bool put_response(PyStore& store, std::uint32_t ns, std::string_view key, int status,
+                  nb::tuple headers, nb::bytes body, nb::object media_type, std::string etag,
+                  std::size_t etag_index, double stored_at, std::int64_t last_modified, double lifetime, bool revalidate,
+                  std::size_t charge, double ttl) {
+  if (status < 100 || status > 999) throw nb::value_error("status must be an HTTP status code");
+  const std::size_t headers_size = nb::len(headers);
+  if (headers_size > 1000) throw nb::value_error("too many header fields");
+  auto payload = std::make_shared<ResponsePayload>();
+  payload->body = std::move(body);
+  payload->headers = headers;
+  payload->media_type = std::move(media_type);
+  payload->etag = std::move(etag);
+  payload->etag_index = static_cast<std::uint16_t>(std::min(etag_index, headers_size));
+  payload->stored_at = stored_at;
+  payload->last_modified = last_modified;
+  payload->lifetime = lifetime;
+  payload->status = static_cast<std::uint16_t>(status);
+  payload->revalidate = revalidate;
+  return store.put(ns, key, std::move(payload), charge, ttl);
+}
 
-  std::uint32_t namespace_id(std::string_view name) { return store_.namespace_id(name); }
+// The stored fields, for the slow paths (get_cached, tests).
+nb::object get_response(PyStore& store, std::uint32_t ns, std::string_view key) {
+  PayloadPtr found = store.get(ns, key);
+  auto* r = dynamic_cast<const ResponsePayload*>(found.get());
+  if (!r) return nb::none();
+  return nb::make_tuple(r->status, r->headers, r->body, r->media_type,
+                        nb::str(r->etag.data(), r->etag.size()), r->etag_index, r->stored_at,
+                        r->last_modified, r->lifetime, r->revalidate);
+}
 
-  bool put(std::uint32_t ns, std::string_view key, nb::object value, std::size_t charge,
-           double ttl) {
-    if (std::isnan(ttl)) throw nb::value_error("ttl must be a number");
-    Released released;
-    auto payload = std::make_shared<PyPayload>(std::move(value));
-    return store_.put(ns, key, std::move(payload), charge, ttl, released);
-  }
-
-  nb::object get(std::uint32_t ns, std::string_view key) {
-    Released released;
-    PayloadPtr found = store_.get(ns, key, released);
-    if (!found) return nb::none();
-    return static_cast<const PyPayload&>(*found).value;
-  }
-
-  std::size_t erase(std::uint32_t ns, std::string_view key) {
-    Released released;
-    return store_.erase(ns, key, released);
-  }
-
-  std::size_t clear(std::uint32_t ns) { return store_.clear(ns); }
-
-  std::size_t clear_all() {
-    Released released;
-    return store_.clear_all(released);
-  }
-
-  std::size_t sweep(std::size_t budget) {
-    Released released;
-    return store_.sweep(budget, released);
-  }
-
-  nb::dict stats() const {
-    StoreStats s = store_.stats();
-    nb::dict d;
-    d["hits"] = s.hits;
-    d["misses"] = s.misses;
-    d["inserts"] = s.inserts;
-    d["updates"] = s.updates;
-    d["evictions"] = s.evictions;
-    d["expirations"] = s.expirations;
-    d["deletes"] = s.deletes;
-    d["collisions"] = s.collisions;
-    d["rejections"] = s.rejections;
-    d["bytes"] = s.bytes;
-    d["entries"] = s.entries;
-    d["max_bytes"] = store_.config().max_bytes;
-    d["max_entries"] = store_.config().max_entries;
-    return d;
-  }
-
- private:
-  static StoreConfig make_config(std::size_t max_bytes, std::size_t max_entries,
-                                 std::size_t shards) {
-    if (max_bytes == 0) throw nb::value_error("max_bytes must be positive");
-    if (shards == 0) throw nb::value_error("shards must be positive");
-    return StoreConfig{max_bytes, max_entries, shards};
-  }
-
-  Store store_;
-};
+nb::dict stats_of(PyStore& store) {
+  StoreStats s = store.engine().stats();
+  nb::dict d;
+  d["hits"] = s.hits;
+  d["misses"] = s.misses;
+  d["inserts"] = s.inserts;
+  d["updates"] = s.updates;
+  d["evictions"] = s.evictions;
+  d["expirations"] = s.expirations;
+  d["deletes"] = s.deletes;
+  d["collisions"] = s.collisions;
+  d["rejections"] = s.rejections;
+  d["bytes"] = s.bytes;
+  d["entries"] = s.entries;
+  d["max_bytes"] = store.engine().config().max_bytes;
+  d["max_entries"] = store.engine().config().max_entries;
+  return d;
+}
 
 }  // namespace
 
 void bind_store(nb::module_& m) {
   nb::class_<PyStore>(m, "Store",
-                      "Sharded, bounded in-process store of Python objects keyed by "
-                      "(namespace id, canonical key).")
+                      "Sharded, bounded in-process store keyed by (namespace id, canonical key).")
       .def(nb::init<std::size_t, std::size_t, std::size_t>(), nb::arg("max_bytes"),
            nb::arg("max_entries") = 0, nb::arg("shards") = 16)
       .def("namespace_id", &PyStore::namespace_id, nb::arg("name"),
            "Id of a namespace, created on first use.")
-      .def("put", &PyStore::put, nb::arg("ns"), nb::arg("key"), nb::arg("value"),
-           nb::arg("charge"), nb::arg("ttl"),
-           "Store `value` under `key`; `ttl` <= 0 never expires. False if it cannot fit.")
-      .def("get", &PyStore::get, nb::arg("ns"), nb::arg("key"),
+      .def(
+          "put",
+          [](PyStore& s, std::uint32_t ns, std::string_view key, nb::object value,
+             std::size_t charge, double ttl) {
+            return s.put(ns, key, std::make_shared<ObjectPayload>(std::move(value)), charge, ttl);
+          },
+          nb::arg("ns"), nb::arg("key"), nb::arg("value"), nb::arg("charge"), nb::arg("ttl"),
+          "Store any object under `key`; `ttl` <= 0 never expires. False if it cannot fit.")
+      .def("get", &get_object, nb::arg("ns"), nb::arg("key"),
            nb::sig("def get(self, ns: int, key: str) -> typing.Any"),
-           "The stored object itself, or None.")
-      .def("erase", &PyStore::erase, nb::arg("ns"), nb::arg("key"),
-           "Remove one key; returns the number of entries removed (0 or 1).")
-      .def("clear", &PyStore::clear, nb::arg("ns"),
-           "Drop a namespace in O(1); returns how many entries it had.")
-      .def("clear_all", &PyStore::clear_all, "Drop everything; returns the count removed.")
-      .def("sweep", &PyStore::sweep, nb::arg("budget"),
-           "Reclaim up to `budget` expired entries per shard.")
-      .def("stats", &PyStore::stats, nb::sig("def stats(self) -> dict[str, int]"),
+           "The object stored by put() itself, or None.")
+      .def("put_response", &put_response, nb::arg("ns"), nb::arg("key"), nb::arg("status"),
+           nb::arg("headers"), nb::arg("body"), nb::arg("media_type").none(), nb::arg("etag"),
+           nb::arg("etag_index"), nb::arg("stored_at"), nb::arg("last_modified"), nb::arg("lifetime"),
+           nb::arg("revalidate"), nb::arg("charge"), nb::arg("ttl"),
+           "Store a response for the hit path; `headers` must not contain ETag or Age.")
+      .def("get_response", &get_response, nb::arg("ns"), nb::arg("key"),
+           nb::sig("def get_response(self, ns: int, key: str) -> tuple[int, "
+                   "tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, float, int, "
+                   "float, bool] | None"),
+           "(status, headers, body, media_type, etag, etag_index, stored_at, last_modified, "
+           "lifetime, revalidate) of a stored response, or None.")
+      .def(
+          "erase",
+          [](PyStore& s, std::uint32_t ns, std::string_view key) {
+            Released released;
+            return s.engine().erase(ns, key, released);
+          },
+          nb::arg("ns"), nb::arg("key"),
+          "Remove one key; returns the number of entries removed (0 or 1).")
+      .def(
+          "clear", [](PyStore& s, std::uint32_t ns) { return s.engine().clear(ns); },
+          nb::arg("ns"), "Drop a namespace in O(1); returns how many entries it had.")
+      .def(
+          "clear_all",
+          [](PyStore& s) {
+            Released released;
+            return s.engine().clear_all(released);
+          },
+          "Drop everything; returns the count removed.")
+      .def(
+          "sweep",
+          [](PyStore& s, std::size_t budget) {
+            Released released;
+            return s.engine().sweep(budget, released);
+          },
+          nb::arg("budget"), "Reclaim up to `budget` expired entries per shard.")
+      .def("stats", &stats_of, nb::sig("def stats(self) -> dict[str, int]"),
            "Counters and sizes.");
 }
 

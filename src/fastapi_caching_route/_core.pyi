@@ -6,7 +6,7 @@ from typing import Any
 
 class Store:
     """
-    Sharded, bounded in-process store of Python objects keyed by (namespace id, canonical key).
+    Sharded, bounded in-process store keyed by (namespace id, canonical key).
     """
 
     def __init__(self, max_bytes: int, max_entries: int = 0, shards: int = 16) -> None: ...
@@ -16,11 +16,21 @@ class Store:
 
     def put(self, ns: int, key: str, value: object, charge: int, ttl: float) -> bool:
         """
-        Store `value` under `key`; `ttl` <= 0 never expires. False if it cannot fit.
+        Store any object under `key`; `ttl` <= 0 never expires. False if it cannot fit.
         """
 
     def get(self, ns: int, key: str) -> Any:
-        """The stored object itself, or None."""
+        """The object stored by put() itself, or None."""
+
+    def put_response(self, ns: int, key: str, status: int, headers: tuple, body: bytes, media_type: object | None, etag: str, etag_index: int, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, charge: int, ttl: float) -> bool:
+        """
+        Store a response for the hit path; `headers` must not contain ETag or Age.
+        """
+
+    def get_response(self, ns: int, key: str) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, float, int, float, bool] | None:
+        """
+        (status, headers, body, media_type, etag, etag_index, stored_at, last_modified, lifetime, revalidate) of a stored response, or None.
+        """
 
     def erase(self, ns: int, key: str) -> int:
         """Remove one key; returns the number of entries removed (0 or 1)."""
@@ -85,6 +95,19 @@ def parse_vary(value: str) -> tuple[bool, list[str]]:
 
 def merge_vary(existing: str, extra: Sequence[str]) -> str:
     """Merge names into a Vary value; '' when nothing is to be sent."""
+
+class HitPath:
+    """Answers hits of one route from the native store in a single call."""
+
+    def __init__(self, store: object, ns: int, key_spec: KeySpec, hit_header: tuple, allow_authorization: bool, honor_request_cache_control: bool, max_key_length: int) -> None: ...
+
+    def answer(self, scope: MutableMapping[str, Any], now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None:
+        """
+        A hit as (status, headers, body); the key (str) on a miss; None when the route must decide (Authorization, key length, request directives).
+        """
+
+    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, head: bool, now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """A hit as (status, headers, body) for a known key, or None."""
 
 class CacheControl:
     """Parsed Cache-Control directives; numeric ones are None when absent."""

@@ -40,10 +40,14 @@ class FastLane:
             learned = self._paths.get((scope["method"], scope["path"]))
             if learned is not None and len(self.router.routes) == self._route_count:
                 plan, routed = learned
-                response = plan.answer_early(scope)
-                if response is not None:
+                hit = plan.answer_early(scope)
+                if hit is not None:
                     scope.update(routed)  # what routing would have set (route, endpoint, ...)
-                    await response(scope, receive, send)
+                    status, headers, body = hit
+                    await send(
+                        {"type": "http.response.start", "status": status, "headers": headers}
+                    )
+                    await send({"type": "http.response.body", "body": body})
                     return
             await self._next(scope, receive, send)
             self._learn(scope)

@@ -39,6 +39,7 @@ class CachePlan:
         "cache",
         "config",
         "early",
+        "hit_path",
         "key_spec",
         "lane",
         "namespace",
@@ -70,6 +71,18 @@ class CachePlan:
         self.lane: bool | None = (
             None  # whether the fast lane serves this route; None: not known yet
         )
+        # The native store answers hits in one engine call (MemoryBackend.hit_path).
+        self.hit_path: _core.HitPath | None = None
+        make_hit_path = getattr(self.backend, "hit_path", None)
+        if make_hit_path is not None:
+            self.hit_path = make_hit_path(
+                self.namespace,
+                self.key_spec,
+                self.cache.hit_header,
+                allow_authorization=config.allows_authorization,
+                honor_request_cache_control=config.honor_request_cache_control,
+                max_key_length=self.cache.max_key_length,
+            )
 
     async def handle(self, request: Request, original: RouteHandler) -> Response:
         scope = request.scope
@@ -97,33 +110,53 @@ class CachePlan:
         if bypass:
             counters["bypass_request_no_cache"] += 1
         elif not looked_up:
-            entry = await self._lookup(key)
-            if entry is not None and not entry.revalidate:
-                return self._replay(entry, scope["method"], headers, head)
+            if self.hit_path is not None:
+                hit = self._native_hit(key, scope["method"], headers, head)
+                if hit is not None:
+                    return hit
+            else:
+                entry = await self._lookup(key)
+                if entry is not None and not entry.revalidate:
+                    return self._replay(entry, scope["method"], headers, head)
 
         response = await original(request)
         if head or skip_store:
             return response  # a HEAD response has no body to store
         return await self._store(response, key)
 
-    def answer_early(self, scope: Scope) -> Response | None:
-        """The fast lane's question: a response straight from the cache, or
-        None to let routing run (a miss is remembered so it is not repeated)."""
-        headers = _request_headers(scope["headers"])
-        if b"authorization" in headers and not self.config.allows_authorization:
-            return None
-        head = scope["method"] == "HEAD"
-        key: str = self.key_spec.from_scope(scope, "GET" if head else None)
-        if len(key) > self.cache.max_key_length or self._request_directives(headers)[0]:
-            return None
+    def answer_early(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """The fast lane's question: (status, headers, body) straight from the
+        cache, or None to let routing run (a miss is remembered so it is not
+        repeated)."""
+        assert self.hit_path is not None
         try:
-            entry = self.backend.get_nowait(key, self.namespace)
+            found = self.hit_path.answer(scope, time.time())
         except Exception:  # the route's own lookup logs it and serves uncached
             return None
-        if entry is None or entry.revalidate:
-            scope[MISSED_KEY] = (self, key)
+        if found is None:
             return None
-        return self._replay(entry, scope["method"], headers, head)
+        if isinstance(found, str):
+            scope[MISSED_KEY] = (self, found)
+            return None
+        return found
+
+    def _native_hit(
+        self, key: str, method: str, headers: dict[bytes, bytes], head: bool
+    ) -> Response | None:
+        assert self.hit_path is not None
+        try:
+            found = self.hit_path.lookup(
+                key,
+                method,
+                _text(headers.get(b"if-none-match")),
+                _text(headers.get(b"if-modified-since")),
+                head,
+                time.time(),
+            )
+        except Exception:  # the cache failing must never fail the request
+            logger.warning("cache lookup failed; serving uncached", exc_info=True)
+            return None
+        return None if found is None else ReplayResponse(*found)
 
     def _offer_to_lane(self, scope: Scope) -> None:
         if self.lane is None:
@@ -131,7 +164,7 @@ class CachePlan:
                 self.cache.fast_lane
                 and self.early is None
                 and self.config.key_builder is None
-                and self.synchronous
+                and self.hit_path is not None
             )
             self.lane = eligible and fastlane.install(scope)
         if self.lane:

@@ -5,20 +5,31 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _core
-from .._entry import StoredResponse
+from .._entry import RawHeaders, StoredResponse
 from .base import CacheBackend
 
 _DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+
+# Python objects an entry holds besides its body bytes and unshared fields:
+# the body object's header and the header tuple (CPython 3.11, 64-bit).
+_OBJECT_OVERHEAD = 128
+
+# Entries whose header fields (ETag aside) are all equal share one tuple; most
+# responses of one endpoint differ only in ETag.
+_HEADER_SETS: dict[RawHeaders, RawHeaders] = {}
+_HEADER_SETS_LIMIT = 4096
 
 
 class MemoryBackend(CacheBackend):
     """Bounded in-process store (C++), the default when no cache is given.
 
-    ``max_bytes`` bounds the sum of entry sizes (bodies, headers, keys and a
-    fixed per-entry overhead); ``max_entries`` bounds their count (0: no
-    count limit). Least recently used entries are evicted first.
+    ``max_bytes`` bounds the memory entries hold (bodies, headers, keys and
+    per-entry bookkeeping); ``max_entries`` bounds their count (0: no count
+    limit). Least recently used entries are evicted first.
 
-    >>> cache = FastAPICache(MemoryBackend(max_bytes=64 * 1024 * 1024))
+    ```py
+    cache = FastAPICache(MemoryBackend(max_bytes=64 * 1024 * 1024))
+    ```
     """
 
     synchronous = True
@@ -47,9 +58,48 @@ class MemoryBackend(CacheBackend):
             ns_id = self._namespace_ids[namespace] = self._store.namespace_id(name)
         return ns_id
 
+    def hit_path(
+        self,
+        namespace: str | None,
+        key_spec: _core.KeySpec,
+        hit_header: tuple[bytes, bytes],
+        *,
+        allow_authorization: bool,
+        honor_request_cache_control: bool,
+        max_key_length: int,
+    ) -> _core.HitPath:
+        """The engine's one-call hit path for one route and namespace."""
+        return _core.HitPath(
+            self._store,
+            self._ns(namespace),
+            key_spec,
+            hit_header,
+            allow_authorization,
+            honor_request_cache_control,
+            max_key_length,
+        )
+
     def get_nowait(self, key: str, namespace: str | None = None) -> StoredResponse | None:
-        value: StoredResponse | None = self._store.get(self._ns(namespace), key)
-        return value
+        found = self._store.get_response(self._ns(namespace), key)
+        if found is None:
+            return None
+        status, headers, body, media_type, etag, etag_index, stored_at, modified, life, reval = (
+            found
+        )
+        if etag:
+            fields = list(headers)
+            fields.insert(etag_index, (b"etag", etag.encode("latin-1")))
+            headers = tuple(fields)
+        return StoredResponse(
+            status,
+            headers,
+            body,
+            media_type,
+            stored_at=stored_at,
+            last_modified=modified,
+            lifetime=life,
+            revalidate=reval,
+        )
 
     async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:
         return self.get_nowait(key, namespace)
@@ -63,7 +113,35 @@ class MemoryBackend(CacheBackend):
         ttl: float | None = None,
     ) -> bool:
         """Synchronous :meth:`set`."""
-        stored: bool = self._store.put(self._ns(namespace), key, value, value.charge, ttl or 0.0)
+        etag, etag_index, others = "", 0, []
+        for field in value.raw_headers:
+            if field[0] == b"etag" and not etag:
+                etag, etag_index = field[1].decode("latin-1"), len(others)
+            else:
+                others.append(field)
+        headers = _shared_header_set(tuple(others))
+        charge = (
+            len(value.body)
+            + len(etag)
+            + sum(len(k) + len(v) for k, v in headers)
+            + _OBJECT_OVERHEAD
+        )
+        stored: bool = self._store.put_response(
+            self._ns(namespace),
+            key,
+            value.status_code,
+            headers,
+            value.body,
+            value.media_type,
+            etag,
+            etag_index,
+            value.stored_at,
+            value.last_modified,
+            value.lifetime,
+            value.revalidate,
+            charge,
+            ttl or 0.0,
+        )
         return stored
 
     async def set(
@@ -85,8 +163,16 @@ class MemoryBackend(CacheBackend):
         return removed
 
     def stats(self) -> dict[str, Any]:
-        stats: dict[str, Any] = self._store.stats()
-        return stats
+        return dict(self._store.stats())
+
+
+def _shared_header_set(headers: RawHeaders) -> RawHeaders:
+    shared = _HEADER_SETS.get(headers)
+    if shared is None:
+        if len(_HEADER_SETS) >= _HEADER_SETS_LIMIT:
+            _HEADER_SETS.clear()
+        shared = _HEADER_SETS[headers] = headers
+    return shared
 
 
 def _require_int(name: str, value: object, *, minimum: int) -> None:

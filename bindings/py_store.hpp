@@ -1,0 +1,53 @@
+// The store as the binding holds it, shared by the store and hit-path bindings.
+#pragma once
+
+#include <nanobind/nanobind.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fcr/store.hpp"
+
+namespace fcr::py {
+
+// Any Python object (the generic store API).
+struct ObjectPayload final : Payload {
+  explicit ObjectPayload(nanobind::object v) : value(std::move(v)) {}
+  nanobind::object value;
+};
+
+// A stored HTTP response kept compact: the endpoint's own body object, a header
+// tuple shared between entries whose fields are equal (so it holds no ETag),
+// and the metadata the hit path needs, in C++.
+struct ResponsePayload final : Payload {
+  nanobind::object body;        // bytes, handed out as is
+  nanobind::object headers;     // tuple[tuple[bytes, bytes], ...] without ETag and Age
+  nanobind::object media_type;  // str | None
+  std::string etag;             // sent as an ETag field when not empty ...
+  std::uint16_t etag_index = 0; // ... at this position of the header list
+  double stored_at = 0;         // Unix time
+  double lifetime = 0;          // seconds, 0: unbounded
+  std::int64_t last_modified = -1;
+  std::uint16_t status = 200;
+  bool revalidate = false;
+};
+
+// Releasing payloads drops Python references, which needs the GIL; every
+// binding call holds it, and the engine hands released payloads back only
+// after its shard locks are gone.
+class PyStore {
+ public:
+  PyStore(std::size_t max_bytes, std::size_t max_entries, std::size_t shards);
+
+  std::uint32_t namespace_id(std::string_view name) { return store_.namespace_id(name); }
+  bool put(std::uint32_t ns, std::string_view key, PayloadPtr payload, std::size_t charge,
+           double ttl);
+  PayloadPtr get(std::uint32_t ns, std::string_view key);
+  Store& engine() noexcept { return store_; }
+
+ private:
+  Store store_;
+};
+
+}  // namespace fcr::py
