@@ -176,7 +176,10 @@ void bind_hit(nb::module_& m) {
       .def(nb::init<nb::object, std::uint32_t, const KeySpec&, nb::tuple, bool, bool, std::size_t>(),
            nb::arg("store"), nb::arg("ns"), nb::arg("key_spec"), nb::arg("hit_header"),
            nb::arg("allow_authorization"), nb::arg("honor_request_cache_control"),
-           nb::arg("max_key_length"))
+           nb::arg("max_key_length"),
+           nb::sig("def __init__(self, store: Store, ns: int, key_spec: KeySpec, "
+                   "hit_header: tuple[bytes, bytes], allow_authorization: bool, "
+                   "honor_request_cache_control: bool, max_key_length: int) -> None"))
       .def("answer", &HitPath::answer, nb::arg("scope"), nb::arg("now"),
            nb::sig("def answer(self, scope: collections.abc.MutableMapping[str, typing.Any], "
                    "now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None"),

@@ -115,6 +115,10 @@ void bind_store(nb::module_& m) {
            nb::arg("headers"), nb::arg("body"), nb::arg("media_type").none(), nb::arg("etag"),
            nb::arg("etag_index"), nb::arg("stored_at"), nb::arg("last_modified"), nb::arg("lifetime"),
            nb::arg("revalidate"), nb::arg("charge"), nb::arg("ttl"),
+           nb::sig("def put_response(self, ns: int, key: str, status: int, "
+                   "headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, "
+                   "etag: str, etag_index: int, stored_at: float, last_modified: int, "
+                   "lifetime: float, revalidate: bool, charge: int, ttl: float) -> bool"),
            "Store a response for the hit path; `headers` must not contain ETag or Age.")
       .def("get_response", &get_response, nb::arg("ns"), nb::arg("key"),
            nb::sig("def get_response(self, ns: int, key: str) -> tuple[int, "

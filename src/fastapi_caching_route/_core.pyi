@@ -22,7 +22,7 @@ class Store:
     def get(self, ns: int, key: str) -> Any:
         """The object stored by put() itself, or None."""
 
-    def put_response(self, ns: int, key: str, status: int, headers: tuple, body: bytes, media_type: object | None, etag: str, etag_index: int, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, charge: int, ttl: float) -> bool:
+    def put_response(self, ns: int, key: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, charge: int, ttl: float) -> bool:
         """
         Store a response for the hit path; `headers` must not contain ETag or Age.
         """
@@ -99,7 +99,7 @@ def merge_vary(existing: str, extra: Sequence[str]) -> str:
 class HitPath:
     """Answers hits of one route from the native store in a single call."""
 
-    def __init__(self, store: object, ns: int, key_spec: KeySpec, hit_header: tuple, allow_authorization: bool, honor_request_cache_control: bool, max_key_length: int) -> None: ...
+    def __init__(self, store: Store, ns: int, key_spec: KeySpec, hit_header: tuple[bytes, bytes], allow_authorization: bool, honor_request_cache_control: bool, max_key_length: int) -> None: ...
 
     def answer(self, scope: MutableMapping[str, Any], now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None:
         """

@@ -11,11 +11,8 @@ COMMITTED = Path(__file__).resolve().parents[2] / "src" / "fastapi_caching_route
 
 def test_core_stub_is_up_to_date(tmp_path: Path) -> None:
     generated = tmp_path / "_core.pyi"
-    subprocess.run(
-        [sys.executable, "-m", "nanobind.stubgen", "-q", "-m", "fastapi_caching_route._core"]
-        + ["-o", str(generated)],
-        check=True,
-    )
+    command = [sys.executable, "-m", "nanobind.stubgen", "-q", "-m", "fastapi_caching_route._core"]
+    subprocess.run([*command, "-o", str(generated)], check=True)
     assert generated.read_text() == COMMITTED.read_text(), (
         "src/fastapi_caching_route/_core.pyi is stale: regenerate it with "
         "`python -m nanobind.stubgen -m fastapi_caching_route._core "

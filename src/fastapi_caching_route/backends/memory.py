@@ -113,7 +113,8 @@ class MemoryBackend(CacheBackend):
         ttl: float | None = None,
     ) -> bool:
         """Synchronous :meth:`set`."""
-        etag, etag_index, others = "", 0, []
+        etag, etag_index = "", 0
+        others: list[tuple[bytes, bytes]] = []
         for field in value.raw_headers:
             if field[0] == b"etag" and not etag:
                 etag, etag_index = field[1].decode("latin-1"), len(others)
