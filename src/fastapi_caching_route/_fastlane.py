@@ -3,10 +3,10 @@
 Routing a request through a FastAPI app costs more than answering a hit. The
 lane sits innermost, between the app's middleware (which still wraps every
 hit) and the router: it learns which (method, path) pairs the router sent to a
-cached route whose key needs nothing from routing (no early dependencies, no
-custom key builder), and answers later hits on those pairs with the very same
-plan, so keys, safety rules and responses are identical. Anything else --
-a miss, an unknown path, a route with early dependencies -- goes to the router.
+cached route whose key needs nothing from routing (no custom key builder), and
+answers later hits on those pairs with the very same plan -- early
+dependencies included -- so keys, safety rules and responses are identical.
+Anything else -- a miss, an unknown path -- goes to the router.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 LEARN_KEY = "fastapi_caching_route.fast_lane"
 # Set by the lane on a miss so the plan does not look the same key up twice.
 MISSED_KEY = "fastapi_caching_route.missed"
+# Set by the lane when it ran a route's early dependencies, so they run once.
+EARLY_PASSED_KEY = "fastapi_caching_route.early_passed"
 
 _MAX_PATHS = 10_000  # bounds the map when paths carry ids; relearned after a reset
 
@@ -40,9 +42,13 @@ class FastLane:
             learned = self._paths.get((scope["method"], scope["path"]))
             if learned is not None and len(self.router.routes) == self._route_count:
                 plan, routed = learned
-                hit = plan.answer_early(scope)
+                scope.update(routed)  # what routing would set (route, endpoint, path params)
+                scope["path_params"] = dict(routed["path_params"])
+                if plan.early is None:
+                    hit = plan.answer_early(scope)
+                else:
+                    hit = await plan.answer_early_after_dependencies(scope, receive)
                 if hit is not None:
-                    scope.update(routed)  # what routing would have set (route, endpoint, ...)
                     status, headers, body = hit
                     await send(
                         {"type": "http.response.start", "status": status, "headers": headers}

@@ -12,13 +12,13 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_parameterless_sub_dependant, solve_dependencies
 from starlette.responses import StreamingResponse
-from starlette.types import Scope
+from starlette.types import Receive, Scope
 
 from . import _core
 from . import _fastlane as fastlane
 from ._config import RouteCacheConfig
 from ._entry import StoredResponse
-from ._fastlane import MISSED_KEY
+from ._fastlane import EARLY_PASSED_KEY, MISSED_KEY
 from ._keys import declared_query_params
 from ._responses import ReplayResponse, capture_stream
 from ._types import RouteHandler
@@ -92,7 +92,11 @@ class CachePlan:
         if b"authorization" in headers and not self.config.allows_authorization:
             counters["bypass_authorization"] += 1
             return await original(request)
-        if self.early is not None and not await self._early_dependencies_pass(request):
+        if (
+            self.early is not None
+            and scope.pop(EARLY_PASSED_KEY, None) is not self
+            and not await self._early_dependencies_pass(request)
+        ):
             return await original(request)  # validation errors: the handler reports them
         if self.lane is not False:
             self._offer_to_lane(scope)
@@ -140,6 +144,24 @@ class CachePlan:
             return None
         return found
 
+    async def answer_early_after_dependencies(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+        """:meth:`answer_early` for a route with early dependencies: they run
+        first, as on the route (their HTTP errors propagate to the app's
+        exception handlers; validation errors leave the request to the route)."""
+        request = Request(scope, receive)
+        # FastAPI's request_response provides these stacks to dependencies with yield.
+        async with AsyncExitStack() as request_stack:
+            scope["fastapi_inner_astack"] = request_stack
+            async with AsyncExitStack() as function_stack:
+                scope["fastapi_function_astack"] = function_stack
+                passed = await self._solve_early(request, function_stack)
+        if not passed:
+            return None
+        scope[EARLY_PASSED_KEY] = self
+        return self.answer_early(scope)
+
     def _native_hit(
         self, key: str, method: str, headers: dict[bytes, bytes], head: bool
     ) -> Response | None:
@@ -162,7 +184,6 @@ class CachePlan:
         if self.lane is None:
             eligible = (
                 self.cache.fast_lane
-                and self.early is None
                 and self.config.key_builder is None
                 and self.hit_path is not None
             )
@@ -170,7 +191,11 @@ class CachePlan:
         if self.lane:
             scope[fastlane.LEARN_KEY] = (
                 self,
-                {"route": scope.get("route"), "endpoint": scope.get("endpoint")},
+                {
+                    "route": scope.get("route"),
+                    "endpoint": scope.get("endpoint"),
+                    "path_params": dict(scope.get("path_params", {})),
+                },
             )
 
     def _request_directives(self, headers: dict[bytes, bytes]) -> tuple[bool, bool]:
@@ -182,15 +207,18 @@ class CachePlan:
         return directives
 
     async def _early_dependencies_pass(self, request: Request) -> bool:
-        assert self.early is not None
         async with AsyncExitStack() as stack:
-            solved = await solve_dependencies(
-                request=request,
-                dependant=self.early,
-                async_exit_stack=stack,
-                embed_body_fields=False,
-                dependency_overrides_provider=self.overrides,
-            )
+            return await self._solve_early(request, stack)
+
+    async def _solve_early(self, request: Request, stack: AsyncExitStack) -> bool:
+        assert self.early is not None
+        solved = await solve_dependencies(
+            request=request,
+            dependant=self.early,
+            async_exit_stack=stack,
+            embed_body_fields=False,
+            dependency_overrides_provider=self.overrides,
+        )
         return not solved.errors
 
     async def _key(self, request: Request, method: str | None) -> str:

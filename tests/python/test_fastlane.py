@@ -84,7 +84,7 @@ async def test_a_lane_miss_is_looked_up_once() -> None:
     assert cache.stats()["misses"] == misses_before + 1
 
 
-async def test_early_dependencies_keep_routes_out_of_the_lane() -> None:
+async def test_early_dependencies_still_reject_lane_hits() -> None:
     cache = FastAPICache()
     router = caching_router()
     allowed = {"ok": True}
@@ -148,3 +148,87 @@ async def test_routes_added_later_reset_what_the_lane_learned() -> None:
         response = await client.get("/items")
     assert response.json() == "new"
     assert "x-cache" not in response.headers
+
+
+async def test_early_dependencies_run_once_per_request_through_the_lane() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    checks: list[int] = []
+    cleanups: list[int] = []
+    calls = Calls()
+
+    async def check(item_id: int) -> Any:  # reads a path parameter, and has a cleanup
+        checks.append(item_id)
+        yield
+        cleanups.append(item_id)
+
+    @cache(dependencies=[Depends(check)])
+    @router.get("/items/{item_id}")
+    def item(item_id: int) -> dict[str, int]:
+        calls()
+        return {"item": item_id}
+
+    app = make_app(router)
+    async with open_client(app) as client:
+        statuses = [(await client.get("/items/7")).headers["x-cache"] for _ in range(4)]
+        other = await client.get("/items/8")  # a lane-unknown path: routed
+    assert isinstance(app.router.middleware_stack, FastLane)
+    assert statuses == ["MISS", "HIT", "HIT", "HIT"]
+    assert other.json() == {"item": 8}
+    assert checks == [7, 7, 7, 7, 8]  # once per request, lane or route
+    assert cleanups == checks
+    assert calls.count == 2
+
+
+async def test_lane_dependency_errors_use_the_app_exception_handlers() -> None:
+    from fastapi import HTTPException
+    from fastapi.responses import JSONResponse
+
+    cache = FastAPICache()
+    router = caching_router()
+    allowed = {"ok": True}
+
+    def guard() -> None:
+        if not allowed["ok"]:
+            raise HTTPException(status_code=401)
+
+    @cache(dependencies=[Depends(guard)])
+    @router.get("/guarded")
+    def guarded() -> str:
+        return "secret"
+
+    app = make_app(router)
+
+    @app.exception_handler(HTTPException)
+    async def branded(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse({"brand": exc.status_code}, status_code=exc.status_code)
+
+    async with open_client(app) as client:
+        for _ in range(3):
+            assert (await client.get("/guarded")).headers["x-cache"] in {"MISS", "HIT"}
+        allowed["ok"] = False
+        rejected = await client.get("/guarded")
+    assert (rejected.status_code, rejected.json()) == (401, {"brand": 401})
+
+
+async def test_lane_dependency_validation_errors_go_to_the_route() -> None:
+    from fastapi import Header
+
+    cache = FastAPICache()
+    router = caching_router()
+
+    def needs_token(x_token: str = Header()) -> None:
+        return None
+
+    @cache(dependencies=[Depends(needs_token)])
+    @router.get("/token", dependencies=[Depends(needs_token)])
+    def token() -> str:
+        return "ok"
+
+    app = make_app(router)
+    async with open_client(app) as client:
+        assert (await client.get("/token", headers={"x-token": "a"})).status_code == 200
+        assert (await client.get("/token", headers={"x-token": "a"})).status_code == 200
+        missing = await client.get("/token")
+    assert missing.status_code == 422
+    assert "x-cache" not in missing.headers
