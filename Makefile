@@ -9,8 +9,8 @@ CTEST := $(VENV)/bin/ctest
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: demo test install test-cpp test-asan test-python gtest redis-server clean \
-	fuzz test-fuzz fuzz-build fuzz-toolchain
+.PHONY: demo test install test-cpp test-asan test-python test-compat test-fuzz fuzz fuzz-build \
+	fuzz-toolchain gtest redis-server clean
 
 $(VENV)/.deps-stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,10 +58,24 @@ test-asan: gtest $(VENV)/.deps-stamp
 test-python: install redis-server
 	$(PY) -m pytest
 
-test: test-cpp test-asan test-python test-fuzz
+# The oldest FastAPI we support, in a venv of its own. Its Starlette imports an
+# anyio alias that newer anyio deprecates, hence the one warning filter.
+COMPAT_VENV := .venv-fastapi-0.115
+$(COMPAT_VENV)/.deps-stamp: pyproject.toml
+	$(PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/pip install --quiet "fastapi>=0.115,<0.116" "scikit-build-core>=0.10" \
+		"nanobind>=2.4" ninja cmake "aiocache>=0.12,<1.0" "pytest>=8" "hypothesis>=6.100" \
+		"httpx>=0.27" "anyio>=4" "uvicorn[standard]>=0.30"
+	touch $@
+
+test-compat: $(COMPAT_VENV)/.deps-stamp redis-server
+	$(COMPAT_VENV)/bin/pip install --quiet --no-build-isolation --no-deps .
+	$(COMPAT_VENV)/bin/python -m pytest -q -o "filterwarnings=ignore::DeprecationWarning"
+
+test: test-cpp test-asan test-python test-compat test-fuzz
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf build $(VENV) $(COMPAT_VENV)
 
 # libFuzzer targets (tests/fuzz), built with Debian's clang 14 into build/fuzz.
 FUZZ_SECONDS ?= 300
