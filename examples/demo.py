@@ -1,4 +1,4 @@
-"""`make demo`: serve examples/app.py and walk through MISS, HIT and 304 with curl.
+"""`make demo`: serve examples/app.py and walk through MISS, HIT, 304 and coalescing.
 
 The server keeps running after the walkthrough; stop it with Ctrl-C.
 """
@@ -12,6 +12,8 @@ import shlex
 import subprocess
 import sys
 import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +44,16 @@ def show(host: str, port: int, title: str, path: str, headers: dict[str, str] | 
     body = response.body  # type: ignore[attr-defined]
     print(f"  body: {body[:120].decode(errors='replace')!s}" if body else "  body: (empty)")
     return response.getheader("etag") or ""
+
+
+def coalescing(host: str, port: int, clients: int = 20) -> None:
+    print(f"\n# 8. {clients} concurrent requests for one cold key: the endpoint (0.5 s) runs once")
+    print(f"$ for i in $(seq {clients}); do curl -s -o /dev/null http://{host}:{port}/slow & done")
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        responses = list(pool.map(lambda _: request(host, port, "/slow", {}), range(clients)))
+    statuses = Counter(r.getheader("x-cache") for r in responses)
+    print(f"  X-Cache: {dict(statuses)}")
+    print(f"  body of every response: {responses[0].body.decode()}")  # type: ignore[attr-defined]
 
 
 def wait_until_up(host: str, port: int, server: subprocess.Popen[bytes]) -> None:
@@ -85,7 +97,8 @@ def walkthrough(host: str, port: int) -> None:
     show(host, port, "6. streaming responses are captured (MISS) and replayed (HIT)", "/export")
     show(host, port, "", "/export")
     show(host, port, "7. a 404 is not stored: no X-Cache header", "/missing")
-    show(host, port, "8. counters", "/cache/stats")
+    coalescing(host, port)
+    show(host, port, "9. counters", "/cache/stats")
     print(f"\nThe app keeps serving on http://{host}:{port} (docs at /docs). Ctrl-C stops it.")
 
 

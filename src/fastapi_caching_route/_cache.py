@@ -60,6 +60,10 @@ class FastAPICache:
     key builder be answered just before routing (still inside every
     middleware of the app); turn it off to route every request.
 
+    ``coalesce`` makes concurrent misses for one key run the endpoint once:
+    the others wait up to ``coalesce_timeout`` seconds for its response, then
+    run the endpoint themselves.
+
     ``namespace_policy='concat'`` joins the backend's root namespace and a
     route's (``root:route``); ``'replace'`` uses the route's alone.
     """
@@ -71,6 +75,8 @@ class FastAPICache:
         "_concat_namespace",
         "accepted_status_codes",
         "backend",
+        "coalesce",
+        "coalesce_timeout",
         "counters",
         "fast_lane",
         "hit_header",
@@ -91,6 +97,8 @@ class FastAPICache:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_key_length: int = DEFAULT_MAX_KEY_LENGTH,
         fast_lane: bool = True,
+        coalesce: bool = True,
+        coalesce_timeout: float = 10.0,
     ) -> None:
         if namespace_policy not in ("concat", "replace"):
             raise ValueError(
@@ -122,6 +130,12 @@ class FastAPICache:
         self.max_body_bytes = max_body_bytes
         self.max_key_length = max_key_length
         self.fast_lane = validate_flag("fast_lane", fast_lane)
+        self.coalesce = validate_flag("coalesce", coalesce)
+        if isinstance(coalesce_timeout, bool) or not isinstance(coalesce_timeout, (int, float)):
+            raise TypeError("coalesce_timeout must be a number of seconds")
+        if not coalesce_timeout > 0 or coalesce_timeout == float("inf"):
+            raise ValueError(f"coalesce_timeout must be positive, got {coalesce_timeout!r}")
+        self.coalesce_timeout = float(coalesce_timeout)
         # Why requests bypassed the cache or responses were not stored.
         self.counters: Counter[str] = Counter()
         self._concat_namespace = namespace_policy == "concat"

@@ -19,6 +19,7 @@ from . import _fastlane as fastlane
 from ._config import RouteCacheConfig
 from ._entry import StoredResponse
 from ._fastlane import EARLY_PASSED_KEY, MISSED_KEY
+from ._flight import SingleFlight, wait_for_leader
 from ._keys import declared_query_params
 from ._responses import ReplayResponse, capture_stream
 from ._types import RouteHandler
@@ -39,6 +40,7 @@ class CachePlan:
         "cache",
         "config",
         "early",
+        "flight",
         "hit_path",
         "key_spec",
         "lane",
@@ -71,6 +73,7 @@ class CachePlan:
         self.lane: bool | None = (
             None  # whether the fast lane serves this route; None: not known yet
         )
+        self.flight = SingleFlight()
         # The native store answers hits in one engine call (MemoryBackend.hit_path).
         self.hit_path: _core.HitPath | None = None
         make_hit_path = getattr(self.backend, "hit_path", None)
@@ -123,10 +126,31 @@ class CachePlan:
                 if entry is not None and not entry.revalidate:
                     return self._replay(entry, scope["method"], headers, head)
 
-        response = await original(request)
         if head or skip_store:
-            return response  # a HEAD response has no body to store
-        return await self._store(response, key)
+            return await original(request)  # a HEAD response has no body to store
+        if not self.cache.coalesce:
+            return await self._store(await original(request), key)
+        leader = self.flight.leader_of(key)
+        if leader is None:
+            with self.flight.lead(key):
+                return await self._store(await original(request), key)
+        counters["coalesced"] += 1
+        if await wait_for_leader(leader, self.cache.coalesce_timeout):
+            hit = await self._hit_after_leader(key, scope["method"], headers)
+            if hit is not None:
+                return hit
+        counters["coalesce_fell_through"] += 1
+        return await self._store(await original(request), key)
+
+    async def _hit_after_leader(
+        self, key: str, method: str, headers: dict[bytes, bytes]
+    ) -> Response | None:
+        if self.hit_path is not None:
+            return self._native_hit(key, method, headers, False)
+        entry = await self._lookup(key)
+        if entry is None or entry.revalidate:
+            return None
+        return self._replay(entry, method, headers, False)
 
     def answer_early(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         """The fast lane's question: (status, headers, body) straight from the

@@ -1,0 +1,46 @@
+"""Single-flight: concurrent misses for one key run the endpoint once.
+
+The first request for a missing key leads: it runs the endpoint and stores the
+response. Requests for the same key that arrive meanwhile follow: they wait
+(bounded) for the leader and then answer from the cache. A follower whose
+leader stored nothing (an error, an uncacheable response) or took too long
+runs the endpoint itself, so coalescing can delay a request but never fail it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+class SingleFlight:
+    __slots__ = ("_leaders",)
+
+    def __init__(self) -> None:
+        self._leaders: dict[str, asyncio.Future[None]] = {}
+
+    def leader_of(self, key: str) -> asyncio.Future[None] | None:
+        """The running leader's future for ``key`` in this event loop, if any."""
+        future = self._leaders.get(key)
+        if future is None or future.get_loop() is not asyncio.get_running_loop():
+            return None
+        return future
+
+    @contextmanager
+    def lead(self, key: str) -> Iterator[None]:
+        """Run the block as the leader for ``key``; followers wake when it ends."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._leaders[key] = future
+        try:
+            yield
+        finally:
+            if self._leaders.get(key) is future:
+                del self._leaders[key]
+            future.set_result(None)
+
+
+async def wait_for_leader(leader: asyncio.Future[None], timeout: float) -> bool:
+    """Whether the leader finished within ``timeout`` seconds (it is never cancelled)."""
+    done, _ = await asyncio.wait({leader}, timeout=timeout)
+    return bool(done)
