@@ -72,7 +72,7 @@ test-compat: $(COMPAT_VENV)/.deps-stamp redis-server
 	$(COMPAT_VENV)/bin/pip install --quiet --no-build-isolation --no-deps .
 	$(COMPAT_VENV)/bin/python -m pytest -q -o "filterwarnings=ignore::DeprecationWarning"
 
-test: test-cpp test-asan test-python test-compat test-fuzz
+test: test-cpp test-asan test-python test-compat test-fuzz bench-smoke
 
 clean:
 	rm -rf build $(VENV) $(COMPAT_VENV)

@@ -1,0 +1,288 @@
+"""The scenarios of BENCHMARKS.md, run from the project venv; each adapter in its own subprocess."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import _e2e
+from ._report import Section, Target, fmt, ratio, target_cells
+from ._systems import System, run_safe
+
+HERE = Path(__file__).resolve().parent
+VARIANTS = {
+    "plain": "plain hit",
+    "304": "hit → 304",
+    "auth": "hit + early auth dependency",
+    "query10": "hit, 10 query params",
+    "1mib": "hit, 1 MiB body",
+}
+# ours ÷ system must stay under these (BENCHMARKS.md, "Goals").
+HIT_TARGETS = {
+    "seed": 0.4,
+    "fastapi-cache2": 0.5,
+    "cashews": 0.5,
+    "route-floor": 1.0,
+    "asgi-floor": 3.0,
+}
+BOUNDED_MAX_BYTES = 64 * 1024 * 1024  # as bench_ours.BOUNDED_MAX_BYTES
+MIB = 1024 * 1024
+
+
+def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
+    args = {
+        "variants": list(VARIANTS),
+        "rounds": cfg["rounds"],
+        "round_seconds": cfg["round_seconds"],
+    }
+    merged: dict[str, dict[str, Any]] = {s.name: {} for s in systems}
+    for p in range(cfg["passes"]):  # alternate the order so drift hits all systems alike
+        for system in systems if p % 2 == 0 else systems[::-1]:
+            result = run_safe(system, "hitcost", args, versions)
+            for variant in VARIANTS:
+                got = result.get(variant) or {"us": None, "note": result.get("error", "")}
+                have = merged[system.name].setdefault(variant, {**got, "rounds": []})
+                if got["us"] is None or have["us"] is None:  # unverified in any pass: n/a
+                    have.update(us=None, note=got["note"] or have["note"])
+                else:
+                    have["rounds"] += got["rounds"]
+                    have["us"] = statistics.median(have["rounds"])
+    section = Section(
+        "Scenario 1: hit cost in process (µs per request, median of rounds)",
+        [
+            "variant",
+            "system",
+            "µs/req",
+            "vs. ours (ours ÷ this)",
+            "target",
+            "status",
+            "body B",
+            "note",
+        ],
+        raw=merged,
+    )
+    for variant, label in VARIANTS.items():
+        ours = merged["ours"][variant]["us"]
+        for system in systems:
+            got = merged[system.name][variant]
+            r = ratio(ours, got["us"])
+            bound = HIT_TARGETS.get(system.name)
+            target = None
+            if bound is not None and not (system.name == "asgi-floor" and variant == "auth"):
+                target = Target(f"hit cost, {label}: ours ÷ {system.name}", r, "<=", bound)
+                section.targets.append(target)
+            section.rows.append(
+                [
+                    label,
+                    system.name,
+                    fmt(got["us"]),
+                    fmt(r),
+                    *target_cells(target),
+                    str(got.get("body_bytes", "")),
+                    got.get("note", ""),
+                ]
+            )
+    big, small = merged["ours"]["1mib"]["us"], merged["ours"]["plain"]["us"]
+    section.targets.append(Target("ours: 1 MiB hit ÷ 1 KiB hit", ratio(big, small), "<=", 1.2))
+    section.notes += [
+        f"{cfg['rounds']} rounds x {cfg['passes']} pass(es) of ≥ {cfg['round_seconds']} s per "
+        "system and variant, after a warm-up; each app is first checked to answer hits "
+        "(endpoint call counter unchanged, hit header where the system has one), else n/a.",
+        "asgi-floor has no target for the early-dependency variant (BENCHMARKS.md: routes "
+        "without early dependencies).",
+    ]
+    return section
+
+
+def end_to_end(systems: list[System], cfg: dict[str, Any]) -> Section:
+    raw = _e2e.run(
+        [(s.name, s.python, s.module) for s in systems], cfg["e2e_seconds"], cfg["e2e_repeats"]
+    )
+    section = Section("Scenario 2: end to end, uvicorn + wrk, hot key (req/s)", raw=raw)
+    if "unavailable" in raw:
+        section.notes.append(f"not run: {raw['unavailable']}")
+        return section
+    section.columns = [
+        "system",
+        "req/s",
+        "runs",
+        "p99 ms",
+        "vs. ours (ours ÷ this)",
+        "target",
+        "status",
+    ]
+    results = raw["systems"]
+    ours = results["ours"]["rps"]
+    for system in systems:
+        got = results[system.name]
+        r = ratio(ours, got["rps"])
+        target = (
+            Target("end-to-end req/s: ours ÷ seed", r, ">=", 1.5) if system.name == "seed" else None
+        )
+        if target:
+            section.targets.append(target)
+        runs = ", ".join(f"{x:,}" for x in got.get("runs", [])) or got.get("error", "")
+        section.rows.append(
+            [
+                system.name,
+                fmt(got["rps"], 0),
+                runs,
+                fmt(got.get("p99_ms")),
+                fmt(r),
+                *target_cells(target),
+            ]
+        )
+    server_cpu, load_cpu = (" pinned to CPU 0", " pinned to CPU 1") if raw["pinned"] else ("", "")
+    section.notes.append(
+        f"uvicorn --http httptools --loop uvloop, 1 worker{server_cpu}; "
+        f"wrk -t1 -c{raw['connections']} -d{raw['seconds']}s --latency{load_cpu}; "
+        f"each system {cfg['e2e_repeats']}x, "
+        "alternating; req/s and p99 are the means of the runs."
+    )
+    return section
+
+
+def memory(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> list[Section]:
+    caches = [s for s in systems if s.is_cache]
+    fills = {
+        s.name: run_safe(s, "memory", {"variant": "fill", "entries": cfg["entries"]}, versions)
+        for s in caches
+    }
+    per_entry = Section(
+        f"Scenario 3a: memory, {cfg['entries']:,} entries of a 1 KiB body",
+        [
+            "system",
+            "RSS Δ MiB",
+            "bytes/entry",
+            "vs. ours (ours ÷ this)",
+            "target",
+            "status",
+            "µs/miss (fill)",
+        ],
+        raw=fills,
+    )
+
+    def per(name: str) -> float | None:
+        got = fills[name]
+        return None if not got or "error" in got else got["rss_delta"] / got["entries"]
+
+    for system in caches:
+        got = fills[system.name]
+        target = None
+        if system.name == "ours" and per("ours") is not None:
+            target = Target(
+                "memory: bytes per entry (ours)", per("ours"), "<=", got["payload_bytes"] + 128
+            )
+            per_entry.targets.append(target)
+        ok = got and "error" not in got
+        per_entry.rows.append(
+            [
+                system.name,
+                fmt(got["rss_delta"] / MIB if ok else None, 1),
+                fmt(per(system.name), 0),
+                fmt(ratio(per("ours"), per(system.name))),
+                *target_cells(target),
+                fmt(got["seconds"] / got["entries"] * 1e6 if ok else None, 1),
+            ]
+        )
+    per_entry.notes.append(
+        "Process RSS after the fill minus before it (after warm-up and gc); "
+        "each distinct key is one request through the app, one miss."
+    )
+
+    ours = next(s for s in systems if s.name == "ours")
+    got = run_safe(ours, "memory", {"variant": "bounded", "entries": cfg["bounded_keys"]}, versions)
+    bounded = Section(
+        f"Scenario 3b: {cfg['bounded_keys']:,} distinct keys through ours bounded to 64 MiB",
+        ["peak RSS Δ MiB", "limit MiB", "peak ÷ limit", "target", "status"],
+        raw=got,
+    )
+    peak = None if "error" in got else got["peak_delta"] / BOUNDED_MAX_BYTES
+    target = Target("bounded store: peak RSS Δ ÷ limit", peak, "<=", 1.1)
+    bounded.targets.append(target)
+    bounded.rows.append(
+        [
+            fmt(got["peak_delta"] / MIB if peak is not None else None, 1),
+            fmt(BOUNDED_MAX_BYTES / MIB, 0),
+            fmt(peak),
+            *target_cells(target),
+        ]
+    )
+    bounded.notes.append(
+        "MemoryBackend(max_bytes=64 MiB); peak is VmHWM minus RSS before the fill."
+    )
+    return [per_entry, bounded]
+
+
+def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
+    n = cfg["stampede"]
+    raw = {
+        s.name: run_safe(s, "stampede", {"concurrency": n}, versions)
+        for s in systems
+        if s.name != "asgi-floor"
+    }
+    section = Section(
+        f"Scenario 4: stampede, {n} concurrent requests, cold key, 100 ms endpoint",
+        ["system", "endpoint calls", "200 OK", "wall ms", "target", "status"],
+        raw=raw,
+    )
+    for name, got in raw.items():
+        ok = got and "error" not in got
+        target = None
+        if name == "ours":
+            target = Target(
+                "stampede: endpoint calls (ours)", got["calls"] if ok else None, "<=", 1
+            )
+            section.targets.append(target)
+        section.rows.append(
+            [
+                name,
+                str(got["calls"]) if ok else "n/a",
+                str(got["ok"]) if ok else "",
+                fmt(got["wall_ms"] if ok else None, 0),
+                *target_cells(target),
+            ]
+        )
+    section.notes.append(
+        "asyncio.gather of direct ASGI calls in one process; route-floor has no "
+        "cache (one call per request by construction)."
+    )
+    return section
+
+
+def shared_store() -> Section:
+    import fastapi_caching_route  # the project venv runs this module
+
+    section = Section("Scenario 5: shared store (Redis)")
+    if not hasattr(fastapi_caching_route, "RedisBackend"):
+        section.notes.append(
+            "scenario 5 (shared store): not available yet — the Redis backend does not exist"
+        )
+    else:
+        section.notes.append(
+            "scenario 5 (shared store): RedisBackend exists, but this harness has "
+            "no Redis scenario yet (issue 4)"
+        )
+    return section
+
+
+def eviction(smoke: bool) -> Section:
+    section = Section("Scenario 6: eviction quality")
+    if not (HERE / "eviction").exists():
+        section.notes.append(
+            "scenario 6 (eviction quality): not available yet — benchmarks/eviction does not exist"
+        )
+        return section
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.eviction", *(["--smoke"] if smoke else [])],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=HERE.parent,
+    )
+    section.raw = {"returncode": done.returncode, "stdout": done.stdout}
+    section.notes.append(done.stdout if done.returncode == 0 else f"failed:\n{done.stderr[-2000:]}")
+    return section

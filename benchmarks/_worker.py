@@ -1,0 +1,199 @@
+"""Runs one task for one adapter in this interpreter and prints its result as JSON.
+
+``python benchmarks/_worker.py bench_ours hitcost '{"rounds": 5, ...}'`` — the
+runner starts it with the adapter's venv python. Stdlib only: the adapter
+brings the framework. Its directory is ``sys.path[0]``, so the adapters import
+``_payload`` and ``_asgi`` from here in every venv.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import importlib
+import json
+import statistics
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from time import perf_counter
+from typing import Any
+
+import _asgi
+import _payload
+
+# variant -> (path, query, extra headers, route whose endpoint counts calls)
+VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
+    "plain": ("/plain", b"", (), "plain"),
+    "304": ("/plain", b"", (), "plain"),  # If-None-Match added once the ETag is known
+    "auth": ("/auth", b"", ((b"x-api-key", _payload.API_KEY.encode()),), "auth"),
+    "query10": (
+        "/query10",
+        "&".join(f"{q}={i}" for i, q in enumerate(_payload.QUERY_PARAMS)).encode(),
+        (),
+        "query10",
+    ),
+    "1mib": ("/big", b"", (), "big"),
+}
+PACKAGES = (
+    "fastapi",
+    "starlette",
+    "pydantic",
+    "uvicorn",
+    "fastapi-caching-route",
+    "aiocache",
+    "fastapi-cache2",
+    "cashews",
+)
+
+
+def _scope(variant: str, etag: bytes | None = None) -> dict:
+    path, query, headers, _ = VARIANTS[variant]
+    if etag is not None:
+        headers = (*headers, (b"if-none-match", etag))
+    return _asgi.make_scope(path, query, headers)
+
+
+async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | None, str, int]:
+    """The scope to time, once the app is seen answering it from its cache.
+
+    Returns (scope or None, why not, body bytes of the timed response).
+    """
+    route = VARIANTS[variant][3]
+    expected = 304 if variant == "304" else 200
+    if not adapter.IS_CACHE:  # the floors: only the status can be checked
+        scope = _scope(variant, _payload.ETAG.encode() if variant == "304" else None)
+        got = await _asgi.request(app, scope)
+        return (
+            (scope, "", got.body_bytes)
+            if got.status == expected
+            else (None, f"status {got.status}", 0)
+        )
+    scope = _scope(variant)
+    for _ in range(2):  # a miss that stores, then a hit
+        got = await _asgi.request(app, scope)
+        if got.status != 200:
+            return None, f"status {got.status}", 0
+    if variant == "304":
+        etag = got.headers.get(b"etag")
+        if etag is None:
+            return None, "no ETag on hits", 0
+        scope = _scope(variant, etag)
+    calls = _payload.CALLS[route]
+    for _ in range(3):
+        got = await _asgi.request(app, scope)
+    if got.status != expected:
+        return None, f"status {got.status}, expected {expected}", 0
+    if _payload.CALLS[route] != calls:
+        return None, "endpoint ran on a repeated request: not a hit", 0
+    if adapter.hit_header(got.headers) is False:
+        return None, "no hit header", 0
+    return scope, "", got.body_bytes
+
+
+async def hitcost(adapter: Any, variants: list[str], rounds: int, round_seconds: float) -> dict:
+    results: dict[str, Any] = {}
+    for variant in variants:
+        app = adapter.build_app(variant)
+        note = adapter.NOTES.get(variant, "")
+        if app is None:
+            results[variant] = {"us": None, "note": note or "not supported"}
+            continue
+        scope, why, body = await _verified_scope(adapter, app, variant)
+        if scope is None:
+            results[variant] = {"us": None, "note": f"not verified: {why}"}
+            continue
+        per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+        results[variant] = {
+            "us": statistics.median(per_round),
+            "rounds": per_round,
+            "body_bytes": body,
+            "note": note,
+        }
+    return results
+
+
+async def memory(adapter: Any, variant: str, entries: int) -> dict | None:
+    """Fill with ``entries`` distinct keys through requests; RSS delta and peak."""
+    app = adapter.build_app(variant)
+    if app is None:
+        return None
+    warm = 200  # first requests build lazy state; not part of the delta
+    for i in range(warm):
+        await _asgi.request(app, _asgi.make_scope(f"/fill/{-1 - i}"))
+    gc.collect()
+    base = _asgi.rss_bytes()
+    start = perf_counter()
+    for i in range(entries):
+        await _asgi.time_per_request(app, _asgi.make_scope(f"/fill/{i}"), 1)
+    seconds = perf_counter() - start
+    gc.collect()
+    after, peak = _asgi.rss_bytes(), _asgi.rss_bytes("VmHWM")
+    misses = _payload.CALLS["fill"] - warm
+    # The last key must still be stored (the first may be evicted by a bounded store).
+    calls = _payload.CALLS["fill"]
+    await _asgi.request(app, _asgi.make_scope(f"/fill/{entries - 1}"))
+    return {
+        "entries": entries,
+        "misses": misses,
+        "rss_delta": after - base,
+        "peak_delta": peak - base,
+        "seconds": seconds,
+        "last_is_hit": _payload.CALLS["fill"] == calls,
+        "payload_bytes": len(_payload.BODY),
+    }
+
+
+async def stampede(adapter: Any, concurrency: int) -> dict | None:
+    app = adapter.build_app("slow")
+    if app is None:
+        return None
+    scope = _asgi.make_scope("/slow")
+    responses = [_asgi.Captured() for _ in range(concurrency)]
+    calls = _payload.CALLS["slow"]
+    start = perf_counter()
+    await asyncio.gather(*(app(dict(scope), _asgi.make_receive(), r) for r in responses))
+    return {
+        "calls": _payload.CALLS["slow"] - calls,
+        "wall_ms": (perf_counter() - start) * 1e3,
+        "ok": sum(r.status == 200 for r in responses),
+        "requests": concurrency,
+    }
+
+
+def serve(adapter: Any, port: int) -> None:
+    import uvicorn  # only this task needs it
+
+    uvicorn.run(
+        adapter.build_app("plain"),
+        host="127.0.0.1",
+        port=port,
+        http="httptools",
+        loop="uvloop",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+    )
+
+
+def _versions() -> dict[str, str]:
+    found = {}
+    for name in PACKAGES:
+        with contextlib.suppress(PackageNotFoundError):
+            found[name] = version(name)
+    return found
+
+
+def main() -> None:
+    module, task, args = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    adapter = importlib.import_module(module)
+    if task == "serve":
+        serve(adapter, **args)
+        return
+    coroutine = {"hitcost": hitcost, "memory": memory, "stampede": stampede}[task]
+    result = asyncio.run(coroutine(adapter, **args))
+    sys.stdout.write(json.dumps({"result": result, "versions": _versions()}) + "\n")
+
+
+if __name__ == "__main__":
+    main()
