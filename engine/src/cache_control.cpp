@@ -2,83 +2,17 @@
 
 #include <cmath>
 
+#include "field_syntax.hpp"
+
 namespace fcr::http {
 namespace {
+
+using detail::iequals;
+using detail::is_tchar;
 
 // RFC 9111 section 1.2.2: a delta-seconds value too large to represent is
 // taken as 2^31.
 constexpr std::int64_t kMaxDelta = std::int64_t{1} << 31;
-
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-// tchar (RFC 9110 section 5.6.2).
-bool is_tchar(char c) {
-  if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
-  switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-      return true;
-    default:
-      return false;
-  }
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i];
-    char y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
-// Calls visit(member) for each comma-separated member, OWS-trimmed, splitting
-// only outside quoted-strings (a backslash inside quotes escapes the next
-// byte). Empty members are skipped (RFC 9110 section 5.6.1).
-template <typename F>
-void for_each_member(std::string_view list, F&& visit) {
-  bool quoted = false;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const char c = list[i];
-    if (quoted) {
-      if (c == '\\' && i + 1 < list.size()) {
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      const std::string_view member = trim_ows(list.substr(start, i - start));
-      if (!member.empty()) visit(member);
-      start = i + 1;
-    }
-  }
-  if (!quoted) {
-    const std::string_view last = trim_ows(list.substr(start));
-    if (!last.empty()) visit(last);
-    return;
-  }
-  // An unterminated quoted-string: split the rest on every comma so that a
-  // stray quote cannot hide a later directive such as no-store.
-  for (std::size_t i = start; i <= list.size(); ++i) {
-    if (i == list.size() || list[i] == ',') {
-      const std::string_view member = trim_ows(list.substr(start, i - start));
-      if (!member.empty()) visit(member);
-      start = i + 1;
-    }
-  }
-}
 
 // A directive's argument: the token, or the unescaped content of a
 // quoted-string. `valid` is false when the text after '=' is neither.
@@ -146,7 +80,7 @@ double seconds(const std::optional<std::int64_t>& v) {
 
 CacheControl parse_cache_control(std::string_view value) {
   CacheControl cc;
-  for_each_member(value, [&](std::string_view member) {
+  detail::for_each_member<detail::Quoting::quoted_string>(value, [&](std::string_view member) {
     std::size_t n = 0;
     while (n < member.size() && is_tchar(member[n])) ++n;
     const std::string_view name = member.substr(0, n);

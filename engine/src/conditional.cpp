@@ -5,9 +5,12 @@
 #include <cmath>
 
 #include "fcr/http.hpp"
+#include "field_syntax.hpp"
 
 namespace fcr::http {
 namespace {
+
+using detail::iequals;
 
 constexpr std::int64_t kSecondsPerDay = 86400;
 
@@ -63,16 +66,6 @@ constexpr std::array<std::string_view, 7> kLongDayNames = {
     "Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"};
 constexpr std::array<std::string_view, 12> kMonthNames = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                           "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-
-char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
-  }
-  return true;
-}
 
 template <std::size_t N>
 bool in_names(const std::array<std::string_view, N>& names, std::string_view word) {
@@ -205,14 +198,10 @@ bool parse_asctime_rest(Cursor& c, Fields& f) {
   return true;
 }
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
 }  // namespace
 
 std::optional<std::int64_t> parse_http_date(std::string_view value, std::int64_t now_epoch) {
-  while (!value.empty() && is_ows(value.front())) value.remove_prefix(1);
-  while (!value.empty() && is_ows(value.back())) value.remove_suffix(1);
-  Cursor c(value);
+  Cursor c(detail::trim_ows(value));
   Fields f;
   const std::string_view day_name = c.word();
   bool ok = false;

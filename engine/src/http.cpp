@@ -1,19 +1,14 @@
 #include "fcr/http.hpp"
 
-#include <algorithm>
-
 #include "fcr/hash.hpp"
+#include "field_syntax.hpp"
 
 namespace fcr::http {
 namespace {
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
+using detail::add_field_name;
+using detail::for_each_plain_member;
+using detail::trim_ows;
 
 // The opaque-tag (quotes included) of `W/"x"` or `"x"`, or empty when `tag`
 // is not an entity-tag. An opaque-tag cannot contain '"'; the weak comparison
@@ -25,37 +20,6 @@ std::string_view opaque_tag(std::string_view tag) {
   return tag;
 }
 
-// Splits a list on commas outside double quotes. A backslash inside quotes
-// escapes the next character so a stray `\"` cannot end the quoted part; the
-// member is then still rejected by opaque_tag().
-template <typename F>
-void for_each_member(std::string_view list, F&& visit) {
-  bool quoted = false;
-  std::size_t start = 0;
-  for (std::size_t i = 0; i < list.size(); ++i) {
-    const char c = list[i];
-    if (quoted) {
-      if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      if (visit(trim_ows(list.substr(start, i - start)))) return;
-      start = i + 1;
-    }
-  }
-  visit(trim_ows(list.substr(start)));
-}
-
-void add_name(std::vector<std::string>& names, std::string_view raw) {
-  std::string name = to_lower(trim_ows(raw));
-  if (name.empty() || std::find(names.begin(), names.end(), name) != names.end()) return;
-  names.push_back(std::move(name));
-}
-
 }  // namespace
 
 std::string etag_for_body(std::string_view body) { return '"' + to_hex(hash128(body)) + '"'; }
@@ -64,7 +28,7 @@ bool if_none_match_matches(std::string_view if_none_match, std::string_view etag
   const std::string_view ours = opaque_tag(trim_ows(etag));
   if (ours.empty()) return false;
   bool matched = false;
-  for_each_member(if_none_match, [&](std::string_view member) {
+  detail::for_each_member<detail::Quoting::entity_tag>(if_none_match, [&](std::string_view member) {
     if (member == "*") {
       matched = true;
     } else {
@@ -78,18 +42,13 @@ bool if_none_match_matches(std::string_view if_none_match, std::string_view etag
 
 Vary parse_vary(std::string_view value) {
   Vary vary;
-  std::size_t start = 0;
-  while (start <= value.size()) {
-    std::size_t end = value.find(',', start);
-    if (end == std::string_view::npos) end = value.size();
-    const std::string_view member = trim_ows(value.substr(start, end - start));
-    start = end + 1;
+  for_each_plain_member(value, [&](std::string_view member) {
     if (member == "*") {
       vary.star = true;
     } else {
-      add_name(vary.names, member);
+      add_field_name(vary.names, member);
     }
-  }
+  });
   return vary;
 }
 
@@ -99,7 +58,7 @@ std::string merge_vary(std::string_view existing, const std::vector<std::string>
     if (trim_ows(name) == "*") {
       vary.star = true;
     } else {
-      add_name(vary.names, name);
+      add_field_name(vary.names, name);
     }
   }
   if (vary.star) return "*";
@@ -113,9 +72,7 @@ std::string merge_vary(std::string_view existing, const std::vector<std::string>
 
 std::string to_lower(std::string_view s) {
   std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
+  for (char& c : out) c = detail::to_lower_ascii(c);
   return out;
 }
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "fcr/http.hpp"
+#include "field_syntax.hpp"
 
 namespace fcr {
 namespace {
@@ -122,25 +122,6 @@ std::string plus_to_space(std::string_view s) {
   return r;
 }
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 std::vector<QueryItem> parse_query(std::string_view raw_query) {
@@ -180,11 +161,7 @@ KeySpec::KeySpec(std::vector<QueryParamSpec> params, std::vector<std::string> va
     : params_(std::move(params)) {
   std::stable_sort(params_.begin(), params_.end(),
                    [](const QueryParamSpec& a, const QueryParamSpec& b) { return a.alias < b.alias; });
-  for (const std::string& raw : vary_headers) {
-    std::string name = http::to_lower(trim_ows(raw));
-    if (name.empty() || std::find(vary_.begin(), vary_.end(), name) != vary_.end()) continue;
-    vary_.push_back(std::move(name));
-  }
+  for (const std::string& raw : vary_headers) http::detail::add_field_name(vary_, raw);
 }
 
 std::string KeySpec::canonical(std::string_view method, std::string_view path, std::string_view raw_query,
@@ -236,7 +213,7 @@ std::string KeySpec::canonical(std::string_view method, std::string_view path, s
       bool found = false;
       joined.clear();
       for (const HeaderView& header : headers) {
-        if (!iequals(header.first, vary_[v])) continue;
+        if (!http::detail::iequals(header.first, vary_[v])) continue;
         if (found) joined += ", ";
         joined += header.second;
         found = true;

@@ -86,14 +86,26 @@ TEST(IfNoneMatch, GarbageIsSkipped) {
   EXPECT_TRUE(if_none_match_matches("foo, bar\"\", \"a\"", "\"a\""));
 }
 
-TEST(IfNoneMatch, BackslashInsideQuotesTolerated) {
-  // The escaped quote keeps the comma inside the member, which is then
-  // malformed (an opaque tag cannot contain '"') and skipped.
-  EXPECT_FALSE(if_none_match_matches("\"a\\\",\"b\"", "\"b\""));
+TEST(IfNoneMatch, BackslashInsideQuotesIsLiteral) {
+  // An entity-tag is not a quoted-string: a backslash escapes nothing, so
+  // `"a\"` is a whole (valid) tag and the comma after it splits.
+  EXPECT_TRUE(if_none_match_matches("\"a\\\",\"b\"", "\"b\""));
+  EXPECT_TRUE(if_none_match_matches("\"a\\\",\"b\"", "\"a\\\""));
   EXPECT_TRUE(if_none_match_matches("\"a\\\", \"x\"\", \"b\"", "\"b\""));
-  // A backslash is an ordinary etagc character when it escapes nothing special.
+  EXPECT_FALSE(if_none_match_matches("\"a\\\", \"b\"\"", "\"b\""));
   EXPECT_TRUE(if_none_match_matches("\"a\\b\"", "\"a\\b\""));
+  // A valid tag with a comma and a trailing backslash matches itself.
+  EXPECT_TRUE(if_none_match_matches("\"a,\\\"", "\"a,\\\""));
+  EXPECT_TRUE(if_none_match_matches("\"zz\", W/\"a,\\\"", "\"a,\\\""));
   EXPECT_FALSE(if_none_match_matches("\"a\\", "\"a\""));  // trailing backslash, unterminated
+}
+
+TEST(IfNoneMatch, UnterminatedQuoteCannotHideLaterTags) {
+  EXPECT_TRUE(if_none_match_matches("foo\", \"a\"", "\"a\""));
+  EXPECT_TRUE(if_none_match_matches("W/\"x, \"a\"", "\"a\""));
+  EXPECT_TRUE(if_none_match_matches("\"x\", \", *", "\"a\""));
+  EXPECT_TRUE(if_none_match_matches("\"x\", \"y, \"a\", \"z\"", "\"a\""));
+  EXPECT_FALSE(if_none_match_matches("\"x\", \"a", "\"a\""));  // the stray member never matches
 }
 
 TEST(IfNoneMatch, MalformedEtagNeverMatches) {

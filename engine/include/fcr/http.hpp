@@ -12,8 +12,11 @@ std::string etag_for_body(std::string_view body);
 
 // If-None-Match evaluation with the weak comparison function: `*` matches any
 // current representation; list members may be weak (W/"x") or strong ("x");
-// commas inside quotes do not split. A malformed member is skipped, never an
-// error. Returns false when `etag` is empty or itself malformed.
+// commas inside quotes do not split (a backslash there is an ordinary
+// character), but a quote that is never closed ends at the next comma, so a
+// stray quote cannot hide a later entity-tag. A malformed member is skipped,
+// never an error. Returns false when `etag` is empty or
+// itself malformed.
 bool if_none_match_matches(std::string_view if_none_match, std::string_view etag);
 
 // Parsed Vary field value: names trimmed, lower-cased, de-duplicated in first
