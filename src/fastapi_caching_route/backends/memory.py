@@ -10,9 +10,11 @@ from .base import CacheBackend
 
 _DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
-# Python objects an entry holds besides its body bytes and unshared fields:
-# the body object's header and the header tuple (CPython 3.11, 64-bit).
-_OBJECT_OVERHEAD = 128
+# What an entry costs besides its body, key and header bytes, beyond the
+# engine's own per-entry bookkeeping: the body object's header, the header
+# tuple, the ETag kept in C++, allocator rounding. Measured: 1,000,000 keys
+# through a 64 MiB store peaked at 1.09 x the limit with 128; this leaves room.
+_OBJECT_OVERHEAD = 192
 
 # Entries whose header fields (ETag aside) are all equal share one tuple; most
 # responses of one endpoint differ only in ETag.

@@ -1,0 +1,75 @@
+"""The endpoints every cached system serves, one set per benchmark variant.
+
+Each adapter wires them with its own decorators (ours and the seed put
+``@cache()`` above the route decorator, fastapi-cache2 and cashews below it),
+so the endpoints themselves are identical across systems.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Annotated, Any, NamedTuple
+
+import _payload
+from fastapi import Header, HTTPException
+
+
+class Endpoint(NamedTuple):
+    path: str
+    function: Callable[..., Any]
+    needs_auth: bool = False
+
+
+async def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None:
+    if x_api_key != _payload.API_KEY:
+        raise HTTPException(status_code=401)
+
+
+def for_variant(variant: str) -> list[Endpoint]:
+    """Fresh endpoint functions (FastAPI and the caches attach state to them)."""
+    if variant in ("plain", "304"):
+
+        async def plain():
+            _payload.CALLS["plain"] += 1
+            return _payload.DATA
+
+        return [Endpoint("/plain", plain)]
+    if variant == "auth":
+
+        async def auth():
+            _payload.CALLS["auth"] += 1
+            return _payload.DATA
+
+        return [Endpoint("/auth", auth, needs_auth=True)]
+    if variant == "query10":
+
+        @_payload.declare_query_params
+        async def query10(**params: int):
+            _payload.CALLS["query10"] += 1
+            return _payload.DATA
+
+        return [Endpoint("/query10", query10)]
+    if variant == "1mib":
+
+        async def big():
+            _payload.CALLS["big"] += 1
+            return _payload.BIG_DATA
+
+        return [Endpoint("/big", big)]
+    if variant in ("fill", "bounded"):
+
+        async def fill(item_id: int):
+            _payload.CALLS["fill"] += 1
+            return _payload.document(item_id)
+
+        return [Endpoint("/fill/{item_id}", fill)]
+    if variant == "slow":
+
+        async def slow():
+            _payload.CALLS["slow"] += 1
+            await asyncio.sleep(_payload.SLOW_SECONDS)
+            return _payload.DATA
+
+        return [Endpoint("/slow", slow)]
+    raise ValueError(f"unknown variant {variant!r}")
