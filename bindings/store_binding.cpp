@@ -48,6 +48,14 @@ bool put_response(PyStore& store, std::uint32_t ns, std::string_view key, int st
   if (status < 100 || status > 999) throw nb::value_error("status must be an HTTP status code");
   const std::size_t headers_size = nb::len(headers);
   if (headers_size > 1000) throw nb::value_error("too many header fields");
+  // The hit path reads these fields without further checks.
+  for (nb::handle field : headers) {
+    if (!PyTuple_Check(field.ptr()) || PyTuple_GET_SIZE(field.ptr()) != 2 ||
+        !PyBytes_Check(PyTuple_GET_ITEM(field.ptr(), 0)) ||
+        !PyBytes_Check(PyTuple_GET_ITEM(field.ptr(), 1))) {
+      throw nb::type_error("headers must be a tuple of (bytes, bytes) tuples");
+    }
+  }
   auto payload = std::make_shared<ResponsePayload>();
   payload->body = std::move(body);
   payload->headers = headers;

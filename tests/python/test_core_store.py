@@ -1,0 +1,148 @@
+"""The store and hit-path bindings, called directly."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from fastapi_caching_route import _core
+
+HEADERS = ((b"content-length", b"5"), (b"content-type", b"text/plain"))
+ETAG = '"abc"'
+
+
+def _store_with_entry(**overrides: Any) -> tuple[_core.Store, int]:
+    store = _core.Store(1 << 20)
+    ns = store.namespace_id("")
+    fields: dict[str, Any] = {
+        "status": 200,
+        "headers": HEADERS,
+        "body": b"hello",
+        "media_type": "text/plain",
+        "etag": ETAG,
+        "etag_index": 1,
+        "stored_at": 1000.0,
+        "last_modified": 900,
+        "lifetime": 0.0,
+        "revalidate": False,
+        "charge": 100,
+        "ttl": 0.0,
+    }
+    fields.update(overrides)
+    assert store.put_response(ns, "GET /x", **fields)
+    return store, ns
+
+
+def _scope(path: str = "/x", method: str = "GET", headers: list[Any] | None = None) -> dict:
+    return {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": b"",
+        "headers": headers or [],
+    }
+
+
+def _hit_path(store: _core.Store, ns: int, **overrides: Any) -> _core.HitPath:
+    options: dict[str, Any] = {
+        "allow_authorization": False,
+        "honor_request_cache_control": False,
+        "max_key_length": 8192,
+    }
+    options.update(overrides)
+    spec = _core.KeySpec([], [])
+    return _core.HitPath(store, ns, spec, (b"x-cache", b"HIT"), **options)
+
+
+def test_generic_objects_come_back_as_the_same_object() -> None:
+    store = _core.Store(1 << 20)
+    ns = store.namespace_id("a")
+    value = object()
+    assert store.put(ns, "k", value, 10, 0.0)
+    assert store.get(ns, "k") is value
+    assert store.get(store.namespace_id("b"), "k") is None
+    assert store.erase(ns, "k") == 1
+    assert store.erase(ns, "k") == 0
+
+
+def test_response_round_trip_keeps_the_body_object() -> None:
+    store, ns = _store_with_entry()
+    status, headers, body, media_type, etag, index, stored_at, modified, life, reval = (
+        store.get_response(ns, "GET /x")
+    )
+    assert (status, headers, body, media_type, etag, index) == (
+        200,
+        HEADERS,
+        b"hello",
+        "text/plain",
+        ETAG,
+        1,
+    )
+    assert (stored_at, modified, life, reval) == (1000.0, 900, 0.0, False)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [((b"a",),), ((b"a", "text"),), (["a", b"b"],), ((b"a", b"b", b"c"),)],
+)
+def test_malformed_header_fields_are_rejected(headers: Any) -> None:
+    store = _core.Store(1 << 20)
+    with pytest.raises(TypeError, match="headers"):
+        store.put_response(
+            store.namespace_id(""), "k", 200, headers, b"", None, "", 0, 0.0, -1, 0.0, False, 1, 0.0
+        )
+
+
+def test_answer_builds_a_fresh_header_list_with_etag_in_place() -> None:
+    store, ns = _store_with_entry()
+    hit_path = _hit_path(store, ns)
+    status, headers, body = hit_path.answer(_scope(), 1042.7)
+    assert status == 200 and body == b"hello"
+    assert headers == [
+        (b"content-length", b"5"),
+        (b"etag", ETAG.encode()),
+        (b"content-type", b"text/plain"),
+        (b"age", b"42"),
+        (b"x-cache", b"HIT"),
+    ]
+    headers.clear()  # what middleware may do to the list it is given
+    assert len(hit_path.answer(_scope(), 1042.7)[1]) == 5
+
+
+def test_answer_misses_with_the_key_and_defers_bypasses() -> None:
+    store, ns = _store_with_entry()
+    hit_path = _hit_path(store, ns, max_key_length=10)
+    assert hit_path.answer(_scope("/other"), 0.0) == "GET /other"
+    auth = [(b"authorization", b"Bearer x")]
+    assert hit_path.answer(_scope(headers=auth), 0.0) is None
+    assert hit_path.answer(_scope("/" + "y" * 20), 0.0) is None  # key too long
+
+
+def test_answer_head_uses_the_get_entry_without_body() -> None:
+    store, ns = _store_with_entry()
+    status, headers, body = _hit_path(store, ns).answer(_scope(method="HEAD"), 1000.0)
+    assert (status, body) == (200, b"")
+    assert (b"content-length", b"5") in headers
+
+
+def test_not_modified_keeps_only_validators_and_caching_fields() -> None:
+    store, ns = _store_with_entry()
+    request = _scope(headers=[(b"if-none-match", b'W/"abc"')])
+    status, headers, body = _hit_path(store, ns).answer(request, 1000.0)
+    assert (status, body) == (304, b"")
+    assert [name for name, _ in headers] == [b"etag", b"age", b"x-cache"]
+
+
+def test_revalidate_entries_are_never_answered() -> None:
+    store, ns = _store_with_entry(revalidate=True)
+    assert _hit_path(store, ns).answer(_scope(), 1000.0) == "GET /x"
+    assert _hit_path(store, ns).lookup("GET /x", "GET", None, None, False, 1000.0) is None
+
+
+def test_request_no_cache_is_a_bypass_only_when_honoured() -> None:
+    store, ns = _store_with_entry()
+    request = _scope(headers=[(b"cache-control", b"no-cache")])
+    assert isinstance(_hit_path(store, ns).answer(request, 1000.0), tuple)
+    honouring = _hit_path(store, ns, honor_request_cache_control=True)
+    assert honouring.answer(request, 1000.0) is None
