@@ -72,7 +72,8 @@ test-compat: $(COMPAT_VENV)/.deps-stamp redis-server
 	$(COMPAT_VENV)/bin/pip install --quiet --no-build-isolation --no-deps .
 	$(COMPAT_VENV)/bin/python -m pytest -q -o "filterwarnings=ignore::DeprecationWarning"
 
-test: test-cpp test-asan test-python test-compat test-fuzz bench-smoke
+# The Python suite runs last so that its summary closes the output.
+test: test-cpp test-asan test-fuzz bench-smoke test-compat test-python
 
 clean:
 	rm -rf build $(VENV) $(COMPAT_VENV)
