@@ -12,18 +12,17 @@ PORT ?= 8000
 .PHONY: demo test install test-cpp test-asan test-python test-compat test-fuzz fuzz fuzz-build \
 	fuzz-toolchain gtest redis-server clean
 
+# The build tools; everything else comes from pyproject.toml's `test` extra.
 $(VENV)/.deps-stamp: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "scikit-build-core>=0.10" "nanobind>=2.4" ninja cmake
-	$(PIP) install --quiet "fastapi>=0.115" "uvicorn[standard]>=0.30" "aiocache>=0.12,<1.0" \
-		"pytest>=8" "hypothesis>=6.100" "httpx>=0.27" httpx2 "anyio>=4" "redis[hiredis]>=5.0"
 	touch $@
 
 # Rebuilds the extension when any engine, binding or package file changes.
 SOURCES := $(shell find engine bindings src -type f) CMakeLists.txt pyproject.toml
 $(VENV)/.install-stamp: $(VENV)/.deps-stamp $(SOURCES)
-	$(PIP) install --quiet --no-build-isolation --no-deps .
+	$(PIP) install --quiet --no-build-isolation ".[test]"
 	touch $@
 
 install: $(VENV)/.install-stamp
@@ -64,12 +63,11 @@ COMPAT_VENV := .venv-fastapi-0.115
 $(COMPAT_VENV)/.deps-stamp: pyproject.toml
 	$(PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/pip install --quiet "fastapi>=0.115,<0.116" "scikit-build-core>=0.10" \
-		"nanobind>=2.4" ninja cmake "aiocache>=0.12,<1.0" "pytest>=8" "hypothesis>=6.100" \
-		"httpx>=0.27" "anyio>=4" "uvicorn[standard]>=0.30"
+		"nanobind>=2.4" ninja cmake
 	touch $@
 
 test-compat: $(COMPAT_VENV)/.deps-stamp redis-server
-	$(COMPAT_VENV)/bin/pip install --quiet --no-build-isolation --no-deps .
+	$(COMPAT_VENV)/bin/pip install --quiet --no-build-isolation ".[test]" "fastapi>=0.115,<0.116"
 	$(COMPAT_VENV)/bin/python -m pytest -q -o "filterwarnings=ignore::DeprecationWarning"
 
 # The Python suite runs last so that its summary closes the output.

@@ -21,6 +21,7 @@ from ._config import (
     validate_ttl,
 )
 from ._entry import StoredResponse
+from ._log import RateLimitedLog
 from ._types import DEFAULT_ACCEPTED_STATUS_CODES, CachedResponse, CacheParamsBase, KeyBuilder
 from .backends.aiocache import AiocacheBackend, is_aiocache_cache
 from .backends.base import CacheBackend
@@ -80,6 +81,7 @@ class FastAPICache:
         "counters",
         "fast_lane",
         "hit_header",
+        "log",
         "max_body_bytes",
         "max_key_length",
         "miss_header",
@@ -138,6 +140,7 @@ class FastAPICache:
         self.coalesce_timeout = float(coalesce_timeout)
         # Why requests bypassed the cache or responses were not stored.
         self.counters: Counter[str] = Counter()
+        self.log = RateLimitedLog()
         self._concat_namespace = namespace_policy == "concat"
         self._cache_header = cache_header
         self._cache_header_hit = cache_header_hit

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import time
 from contextlib import AsyncExitStack
 from typing import Any
@@ -23,8 +22,6 @@ from ._flight import SingleFlight, wait_for_leader
 from ._keys import declared_query_params
 from ._responses import ReplayResponse, capture_stream
 from ._types import RouteHandler
-
-logger = logging.getLogger("fastapi_caching_route")
 
 # Request headers the flow reads, found in one pass over the scope's list.
 _WANTED = frozenset(
@@ -200,7 +197,7 @@ class CachePlan:
                 time.time(),
             )
         except Exception:  # the cache failing must never fail the request
-            logger.warning("cache lookup failed; serving uncached", exc_info=True)
+            self._failed("lookup_errors", "cache lookup failed; serving uncached")
             return None
         return None if found is None else ReplayResponse(*found)
 
@@ -229,6 +226,10 @@ class CachePlan:
             _text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))
         )
         return directives
+
+    def _failed(self, kind: str, message: str) -> None:
+        self.cache.counters[kind] += 1
+        self.cache.log.warning(kind, message)
 
     async def _early_dependencies_pass(self, request: Request) -> bool:
         async with AsyncExitStack() as stack:
@@ -263,7 +264,7 @@ class CachePlan:
                 return self.backend.get_nowait(key, self.namespace)
             return await self.backend.get(key, self.namespace)
         except Exception:  # the cache failing must never fail the request
-            logger.warning("cache lookup failed; serving uncached", exc_info=True)
+            self._failed("lookup_errors", "cache lookup failed; serving uncached")
             return None
 
     def _replay(
@@ -340,7 +341,7 @@ class CachePlan:
         try:
             stored = await self.backend.set(key, entry, namespace=self.namespace, ttl=ttl or None)
         except Exception:
-            logger.warning("cache store failed; response served uncached", exc_info=True)
+            self._failed("store_errors", "cache store failed; response served uncached")
             stored = False
         if stored:
             cache.set_cache_header(headers, hit=False)
