@@ -10,5 +10,6 @@ void bind_key(nanobind::module_& m);
 void bind_http(nanobind::module_& m);
 void bind_hit(nanobind::module_& m);
 void bind_policy(nanobind::module_& m);
+void bind_codec(nanobind::module_& m);
 
 }  // namespace fcr::py

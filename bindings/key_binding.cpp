@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "fcr/hash.hpp"
 #include "fcr/key.hpp"
 #include "scope.hpp"
 
@@ -120,6 +121,10 @@ void bind_key(nb::module_& m) {
       .def_prop_ro("params", &KeySpec::params)
       .def_prop_ro("vary_headers", &KeySpec::vary_headers);
 
+  m.def(
+      "key_digest",
+      [](std::string_view key) { return to_hex(hash128(key)); }, nb::arg("key"),
+      "The stable 128-bit digest of a canonical key, as 32 hex digits (shared-store keys).");
   m.def("parse_query", &parse_query_bytes, nb::arg("query_string"),
         "Decode a raw query string exactly as Starlette's QueryParams does.");
 }

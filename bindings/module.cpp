@@ -7,4 +7,5 @@ NB_MODULE(_core, m) {
   fcr::py::bind_http(m);
   fcr::py::bind_hit(m);
   fcr::py::bind_policy(m);
+  fcr::py::bind_codec(m);
 }

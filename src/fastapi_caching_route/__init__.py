@@ -13,7 +13,14 @@ from ._types import (
     KeyBuilder,
     RouteHandler,
 )
-from .backends import AiocacheBackend, CacheBackend, MemoryBackend
+from .backends import (
+    AiocacheBackend,
+    CacheBackend,
+    CircuitBreaker,
+    MemoryBackend,
+    RedisBackend,
+    TieredBackend,
+)
 
 try:
     __version__ = _metadata.version("fastapi-caching-route")
@@ -28,10 +35,13 @@ __all__ = [
     "CacheParamsBase",
     "CachedResponse",
     "CachingRoute",
+    "CircuitBreaker",
     "FastAPICache",
     "KeyBuilder",
     "MemoryBackend",
+    "RedisBackend",
     "RouteHandler",
     "StoredResponse",
+    "TieredBackend",
     "__version__",
 ]

@@ -81,6 +81,11 @@ class KeySpec:
     @property
     def vary_headers(self) -> list[str]: ...
 
+def key_digest(key: str) -> str:
+    """
+    The stable 128-bit digest of a canonical key, as 32 hex digits (shared-store keys).
+    """
+
 def parse_query(query_string: bytes) -> list[tuple[str, str]]:
     """Decode a raw query string exactly as Starlette's QueryParams does."""
 
@@ -177,3 +182,13 @@ def is_not_modified(method: str, if_none_match: str | None, if_modified_since: s
 
 def age_seconds(stored_at: float, now: float) -> int:
     """Age header value: whole seconds since stored_at, never negative."""
+
+def encode_response(key: str, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes, media_type: str | None, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, tags: Sequence[str] = ()) -> bytes:
+    """
+    A response in the versioned binary entry format of shared stores. Raises ValueError for what could not be decoded back (status outside 100..999, more than 1024 header fields or tags).
+    """
+
+def decode_response(data: bytes, key: str) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, float, int, float, bool, tuple[str, ...]] | None:
+    """
+    (status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, tags) of an entry encoded by encode_response() for `key`; None when `data` is malformed, corrupt, of another format version, or stored for another key.
+    """

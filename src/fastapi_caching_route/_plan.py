@@ -103,9 +103,9 @@ class CachePlan:
 
         head = scope["method"] == "HEAD"
         if missed is not None and missed[0] is self:
-            key, looked_up = missed[1], True  # the fast lane already missed on this key
+            key, native_done = missed[1], True  # the fast lane already missed on this key
         else:
-            key, looked_up = await self._key(request, "GET" if head else None), False
+            key, native_done = await self._key(request, "GET" if head else None), False
         if len(key) > self.cache.max_key_length:
             counters["bypass_key_too_long"] += 1
             return await original(request)
@@ -113,12 +113,12 @@ class CachePlan:
         bypass, skip_store = self._request_directives(headers)
         if bypass:
             counters["bypass_request_no_cache"] += 1
-        elif not looked_up:
-            if self.hit_path is not None:
+        else:
+            if self.hit_path is not None and not native_done:
                 hit = self._native_hit(key, scope["method"], headers, head)
                 if hit is not None:
                     return hit
-            else:
+            if self.hit_path is None or self.backend.lookup_after_native_miss:
                 entry = await self._lookup(key)
                 if entry is not None and not entry.revalidate:
                     return self._replay(entry, scope["method"], headers, head)

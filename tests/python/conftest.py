@@ -1,11 +1,16 @@
-"""Shared fixtures: both storage backends, sync/async endpoints, app and client helpers.
+"""Shared fixtures: the storage backends, sync/async endpoints, app and client helpers.
 
-Every route test runs against the native store (``FastAPICache()``) and the
-aiocache adapter (``FastAPICache(SimpleMemoryCache())``), the storage of 0.6.0.
+Every route test runs against the native store (``FastAPICache()``), the
+aiocache adapter (``FastAPICache(SimpleMemoryCache())``, the storage of
+0.6.0) and Redis (``RedisBackend`` on a real ``redis-server`` started here).
 """
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,9 +19,9 @@ import pytest
 from aiocache import SimpleMemoryCache
 from fastapi import APIRouter, FastAPI
 
-from fastapi_caching_route import CachingRoute, FastAPICache, MemoryBackend
+from fastapi_caching_route import CachingRoute, FastAPICache, MemoryBackend, RedisBackend
 
-BACKEND_KINDS = ("memory", "aiocache")
+BACKEND_KINDS = ("memory", "aiocache", "redis")
 ENDPOINT_KINDS = ("def", "async def")
 
 
@@ -38,15 +43,69 @@ def endpoint_kind(request: pytest.FixtureRequest) -> str:
 MakeCache = Callable[..., FastAPICache]
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    """A throwaway ``redis-server`` on a free loopback port; yields its URL."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed: `make test` installs it (apt-get install redis-server)")
+    port = _free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("redis-server did not start")
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
 @pytest.fixture
-def make_cache(backend_kind: str) -> MakeCache:
+def redis_url(redis_server: str) -> str:
+    """The server's URL, emptied for this test."""
+    import redis
+
+    with redis.Redis.from_url(redis_server) as client:
+        client.flushall()
+    return redis_server
+
+
+@pytest.fixture
+async def make_cache(
+    backend_kind: str, request: pytest.FixtureRequest, anyio_backend: str
+) -> AsyncIterator[MakeCache]:
     """``make_cache(root_namespace=None, **kwargs)`` -> a FastAPICache on the current backend.
 
-    ``root_namespace`` is the backend's own namespace: ``MemoryBackend(namespace=...)``
-    or ``SimpleMemoryCache(namespace=...)``; every other keyword goes to FastAPICache.
+    ``root_namespace`` is the backend's own namespace: ``MemoryBackend(namespace=...)``,
+    ``SimpleMemoryCache(namespace=...)`` or ``RedisBackend(namespace=...)``; every other
+    keyword goes to FastAPICache. Redis clients are closed after the test.
     """
 
+    url = request.getfixturevalue("redis_url") if backend_kind == "redis" else ""
+    opened: list[RedisBackend] = []
+
     def factory(*, root_namespace: str | None = None, **kwargs: Any) -> FastAPICache:
+        if backend_kind == "redis":
+            backend = RedisBackend.from_url(url, namespace=root_namespace)
+            opened.append(backend)
+            return FastAPICache(backend, **kwargs)
         if backend_kind == "memory":
             if root_namespace is None:
                 return FastAPICache(**kwargs)
@@ -55,7 +114,10 @@ def make_cache(backend_kind: str) -> MakeCache:
             return FastAPICache(SimpleMemoryCache(), **kwargs)
         return FastAPICache(SimpleMemoryCache(namespace=root_namespace), **kwargs)
 
-    return factory
+    yield factory
+    for backend in opened:
+        # Idempotent: a test may have closed it on its own event loop already.
+        await backend.close()
 
 
 class Calls:

@@ -100,7 +100,13 @@ def test_works_with_the_sync_testclient(make_cache: MakeCache, endpoint_kind: st
         return "sync client"
 
     cache()(router.get("/tc")(as_kind(endpoint_kind, cached)))
-    with TestClient(make_app(router)) as client:
+    app = make_app(router)
+    close = getattr(cache.backend, "close", None)
+    if close is not None:
+        # The client runs the app on an event loop of its own: a backend with
+        # connections closes them there, at shutdown, as an app would.
+        app.router.on_shutdown.append(close)
+    with TestClient(app) as client:
         miss = client.get("/tc")
         hit = client.get("/tc")
         not_modified = client.get("/tc", headers={"if-none-match": miss.headers["etag"]})

@@ -3,5 +3,14 @@
 from .aiocache import AiocacheBackend
 from .base import CacheBackend
 from .memory import MemoryBackend
+from .redis import CircuitBreaker, RedisBackend
+from .tiered import TieredBackend
 
-__all__ = ["AiocacheBackend", "CacheBackend", "MemoryBackend"]
+__all__ = [
+    "AiocacheBackend",
+    "CacheBackend",
+    "CircuitBreaker",
+    "MemoryBackend",
+    "RedisBackend",
+    "TieredBackend",
+]

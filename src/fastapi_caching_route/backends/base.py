@@ -19,6 +19,9 @@ class CacheBackend(ABC):
 
     namespace: str | None = None
     synchronous: bool = False
+    # With a native hit path (hit_path()): whether a miss there still leaves
+    # this backend's get() to ask (a tier behind the in-process one).
+    lookup_after_native_miss: bool = False
 
     @abstractmethod
     async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:
