@@ -1,0 +1,152 @@
+"""RedisBackend on a real three-node Redis Cluster started for these tests."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import Calls, caching_router, make_app, open_client
+from redis.asyncio.cluster import RedisCluster
+
+from fastapi_caching_route import FastAPICache, RedisBackend, StoredResponse
+
+pytestmark = pytest.mark.anyio
+
+ENTRY = StoredResponse(200, ((b"content-type", b"text/plain"),), b"clustered", "text/plain")
+
+
+def _free_ports(count: int) -> list[int]:
+    probes = [socket.socket() for _ in range(count)]
+    try:
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"redis-server on port {port} did not start")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    server, cli = shutil.which("redis-server"), shutil.which("redis-cli")
+    if server is None or cli is None:
+        pytest.fail("redis-server and redis-cli are needed: `make test` installs them")
+    ports = _free_ports(3)
+    workdir: Path = tmp_path_factory.mktemp("cluster")
+    processes = []
+    try:
+        for port in ports:
+            node = workdir / str(port)
+            node.mkdir()
+            processes.append(
+                subprocess.Popen(
+                    [
+                        server,
+                        "--port",
+                        str(port),
+                        "--bind",
+                        "127.0.0.1",
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(node / "nodes.conf"),
+                        "--save",
+                        "",
+                        "--appendonly",
+                        "no",
+                        "--dir",
+                        str(node),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        for port, process in zip(ports, processes, strict=True):
+            _wait_for_port(port, process)
+        subprocess.run(
+            [
+                cli,
+                "--cluster",
+                "create",
+                *(f"127.0.0.1:{p}" for p in ports),
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=30,
+        )
+        deadline = time.monotonic() + 20
+        while (
+            b"cluster_state:ok"
+            not in subprocess.run(
+                [cli, "-p", str(ports[0]), "cluster", "info"], capture_output=True, check=True
+            ).stdout
+        ):
+            if time.monotonic() > deadline:
+                pytest.fail("the cluster did not become ready")
+            time.sleep(0.1)
+        yield f"redis://127.0.0.1:{ports[0]}"
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=10)
+
+
+async def test_entries_spread_over_the_cluster(cluster_url: str) -> None:
+    client = RedisCluster.from_url(cluster_url)
+    backend = RedisBackend(client)
+    keys = [f"GET /item/{i}" for i in range(40)]
+    for key in keys:
+        assert await backend.set(key, ENTRY, namespace="c")
+    await backend.set(keys[0], ENTRY, namespace="other")
+    found = await backend.get(keys[7], namespace="c")
+    assert found is not None and found.body == b"clustered"
+    nodes_with_keys = 0
+    for node in client.get_primaries():
+        if await client.dbsize(target_nodes=node):
+            nodes_with_keys += 1
+    assert nodes_with_keys >= 2  # digests spread the namespace over the shards
+    assert await backend.delete(keys[0], namespace="c") == 1
+    assert await backend.clear("c") == 39  # scans every node
+    assert await backend.get(keys[0], namespace="other") is not None
+    await backend.close()
+
+
+async def test_an_app_on_the_cluster(cluster_url: str) -> None:
+    backend = RedisBackend(RedisCluster.from_url(cluster_url))
+    cache = FastAPICache(backend)
+    router = caching_router()
+    calls = Calls()
+
+    @cache()
+    @router.get("/cluster")
+    def endpoint(q: str = "a") -> str:
+        calls()
+        return q
+
+    async with open_client(make_app(router)) as client:
+        for q in ("a", "b", "c"):
+            assert (await client.get(f"/cluster?q={q}")).headers["x-cache"] == "MISS"
+            assert (await client.get(f"/cluster?q={q}")).headers["x-cache"] == "HIT"
+    assert calls.count == 3
+    await backend.close()
