@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass
 class Target:
-    """A goal of BENCHMARKS.md: ``measured op bound`` (op is ``<=`` or ``>=``)."""
+    """A goal of BENCHMARKS.md: ``measured op bound`` (op is ``<=``, ``>=`` or ``<``)."""
 
     what: str
     measured: float | None
@@ -20,10 +20,13 @@ class Target:
     def met(self) -> bool | None:
         if self.measured is None:
             return None
+        if self.op == "<":
+            return self.measured < self.bound
         return self.measured <= self.bound if self.op == "<=" else self.measured >= self.bound
 
     def goal(self) -> str:
-        return f"{'≤' if self.op == '<=' else '≥'} {self.bound:g}"
+        symbol = {"<=": "≤", ">=": "≥", "<": "<"}[self.op]
+        return f"{symbol} {self.bound:g}"
 
     def mark(self) -> str:
         return {True: "met", False: "NOT MET", None: "n/a"}[self.met]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import subprocess
 import sys
@@ -253,20 +254,10 @@ def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
     return section
 
 
-def shared_store() -> Section:
-    import fastapi_caching_route  # the project venv runs this module
+def shared_store(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
+    from . import _shared_store  # the runner, redis-server and the table live there
 
-    section = Section("Scenario 5: shared store (Redis)")
-    if not hasattr(fastapi_caching_route, "RedisBackend"):
-        section.notes.append(
-            "scenario 5 (shared store): not available yet — the Redis backend does not exist"
-        )
-    else:
-        section.notes.append(
-            "scenario 5 (shared store): RedisBackend exists, but this harness has "
-            "no Redis scenario yet (issue 4)"
-        )
-    return section
+    return _shared_store.run(systems, cfg, versions)
 
 
 def eviction(smoke: bool) -> Section:
@@ -277,12 +268,44 @@ def eviction(smoke: bool) -> Section:
         )
         return section
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.eviction", *(["--smoke"] if smoke else [])],
+        [sys.executable, "-m", "benchmarks.eviction", "--json", *(["--smoke"] if smoke else [])],
         capture_output=True,
         text=True,
         check=False,
         cwd=HERE.parent,
     )
-    section.raw = {"returncode": done.returncode, "stdout": done.stdout}
-    section.notes.append(done.stdout if done.returncode == 0 else f"failed:\n{done.stderr[-2000:]}")
+    if done.returncode != 0:
+        section.raw = {"returncode": done.returncode, "stderr": done.stderr[-2000:]}
+        section.notes.append(f"failed:\n{done.stderr[-2000:]}")
+        return section
+    from .eviction.__main__ import POLICIES, capacity_label
+
+    got = section.raw = json.loads(done.stdout)
+    default = got["default"]
+    section.title += f" (miss ratio; the store's default policy is {POLICIES[default]})"
+    section.columns = ["trace", "capacity", *POLICIES.values(), "vs. LRU (ours ÷ LRU)"]
+    section.columns += ["target", "status"]
+    for row in got["rows"]:
+        target = Target(
+            f"eviction: miss ratio ÷ LRU, {row['trace']}, {row['capacity_pct']:g} %",
+            row["vs_lru"][default],
+            "<",
+            1.0,
+        )
+        section.targets.append(target)
+        section.rows.append(
+            [
+                row["trace"],
+                capacity_label(row),
+                *(fmt(row["miss_ratio"][p], 4) for p in POLICIES),
+                fmt(target.measured, 3),
+                *target_cells(target),
+            ]
+        )
+    section.notes.append(
+        f"`python -m benchmarks.eviction`: {got['keys']:,} Zipf keys, {got['requests']:,} "
+        "requests per trace through a single-shard store per policy (a miss puts the key); "
+        f"the scan is {got['keys']:,} fresh keys once each. Capacity: a share of the Zipf keys "
+        "(or of their bytes for the sized trace)."
+    )
     return section

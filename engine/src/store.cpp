@@ -24,39 +24,6 @@ std::uint32_t checked_ns(std::uint32_t ns, std::size_t capacity) {
   return ns;
 }
 
-// ---- Eviction policy --------------------------------------------------------
-// Plain LRU over an intrusive list (head = most recent). The store only talks
-// to it through on_insert/on_hit/on_remove/victim and walks cold-to-warm with
-// victim()/warmer(), so another policy (S3-FIFO) can replace this class alone.
-template <class Node>
-class LruPolicy {
- public:
-  void on_insert(Node* n) noexcept { push_front(n); }
-  void on_hit(Node* n) noexcept {
-    if (head_ == n) return;
-    unlink(n);
-    push_front(n);
-  }
-  void on_remove(Node* n) noexcept { unlink(n); }
-  Node* victim() const noexcept { return tail_; }
-  Node* warmer(const Node* n) const noexcept { return n->prev; }
-
- private:
-  void push_front(Node* n) noexcept {
-    n->prev = nullptr;
-    n->next = head_;
-    (head_ ? head_->prev : tail_) = n;
-    head_ = n;
-  }
-  void unlink(Node* n) noexcept {
-    (n->prev ? n->prev->next : head_) = n->next;
-    (n->next ? n->next->prev : tail_) = n->prev;
-    n->prev = n->next = nullptr;
-  }
-  Node* head_ = nullptr;
-  Node* tail_ = nullptr;
-};
-
 }  // namespace
 
 // Generation (high 32 bits) and live count (low 32 bits) share one atomic word:
@@ -94,8 +61,10 @@ struct Store::Entry {
   double expires_at = 0;  // 0: never
   std::size_t charge = 0;
   PayloadPtr value;
-  Entry* prev = nullptr;  // policy hooks
-  Entry* next = nullptr;
+  EvictionHook<Entry> hook;
+
+  std::uint64_t eviction_id() const noexcept { return digest.lo; }
+  std::size_t eviction_size() const noexcept { return charge; }
 
   bool cleared() const noexcept { return generation != space->generation(); }
   bool expired(double now) const noexcept { return expires_at > 0 && now >= expires_at; }
@@ -105,12 +74,14 @@ struct Store::Entry {
 struct alignas(64) Store::Shard {
   std::mutex mutex;
   std::unordered_map<Digest, Entry*, DigestHasher> map;
-  LruPolicy<Entry> policy;
+  AnyEvictionPolicy<Entry> policy;
   // Counters under `mutex`. bytes/entries count what is physically held,
   // including dead (expired or cleared) entries not yet reclaimed.
   StoreStats stats;
   std::size_t max_bytes = 0;
   std::size_t max_entries = 0;  // 0: unlimited
+
+  explicit Shard(const StoreConfig& config) : policy(config.policy, config.s3fifo) {}
 
   Entry* find(std::uint32_t ns, std::string_view key, const Digest& digest) {
     auto it = map.find(digest);
@@ -130,8 +101,10 @@ struct alignas(64) Store::Shard {
 
   // Unlinks and frees `e`, handing its payload to `released`. Counts cleared
   // entries as deletes, expired ones as expirations, and live ones under
-  // `live_counter` (if any). Returns whether the entry was live.
-  bool drop(Entry* e, double now, std::uint64_t StoreStats::*live_counter, Released& released) {
+  // `live_counter` (if any). `evicted`: e is the policy's victim. Returns
+  // whether the entry was live.
+  bool drop(Entry* e, double now, std::uint64_t StoreStats::*live_counter, Released& released,
+            bool evicted = false) {
     const bool cleared = e->cleared();
     const bool expired = !cleared && e->expired(now);
     if (cleared) {
@@ -142,7 +115,11 @@ struct alignas(64) Store::Shard {
       ++(stats.*live_counter);
     }
     e->space->remove_live(e->generation);
-    policy.on_remove(e);
+    if (evicted) {
+      policy.on_evict(e);
+    } else {
+      policy.on_remove(e);
+    }
     map.erase(e->digest);
     stats.bytes -= e->charge;
     --stats.entries;
@@ -154,7 +131,7 @@ struct alignas(64) Store::Shard {
   // Reclaims up to `budget` dead entries among the `examine` coldest ones.
   std::size_t reclaim(double now, std::size_t examine, std::size_t budget, Released& released) {
     std::size_t reclaimed = 0;
-    for (Entry* e = policy.victim(); e != nullptr && examine > 0 && reclaimed < budget; --examine) {
+    for (Entry* e = policy.coldest(); e != nullptr && examine > 0 && reclaimed < budget; --examine) {
       Entry* next = policy.warmer(e);
       if (e->dead(now)) {
         drop(e, now, nullptr, released);
@@ -165,8 +142,10 @@ struct alignas(64) Store::Shard {
     return reclaimed;
   }
 
-  bool over_budget() const noexcept {
-    return stats.bytes > max_bytes || (max_entries != 0 && stats.entries > max_entries);
+  // Whether one more entry of `charge` bytes would break the budget.
+  bool full_for(std::size_t charge) const noexcept {
+    return stats.bytes > max_bytes || charge > max_bytes - stats.bytes ||
+           (max_entries != 0 && stats.entries >= max_entries);
   }
 };
 
@@ -177,7 +156,7 @@ Store::Store(StoreConfig config, Clock clock)
   shard_mask_ = n - 1;
   shards_.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    auto shard = std::make_unique<Shard>();
+    auto shard = std::make_unique<Shard>(config_);
     // Bytes round down so the total never exceeds max_bytes; entries round up
     // so a small max_entries does not become zero per shard.
     shard->max_bytes = config_.max_bytes / n;
@@ -256,16 +235,16 @@ bool Store::put(std::uint32_t ns, std::string_view key, PayloadPtr value, std::s
   }
   ++(replaced_live ? shard.stats.updates : shard.stats.inserts);
 
-  Entry* inserted = entry.get();
-  inserted->generation = space.add_live();
-  shard.link(inserted);
-  entry.release();
-
-  while (shard.over_budget()) {
+  // Room first, then the new entry: it is no candidate for its own eviction.
+  // Ends, since the entry fits an empty shard.
+  while (shard.full_for(entry->charge)) {
     Entry* victim = shard.policy.victim();
-    if (victim == nullptr || victim == inserted) break;
-    shard.drop(victim, now, &StoreStats::evictions, released);
+    if (victim == nullptr) break;
+    shard.drop(victim, now, &StoreStats::evictions, released, /*evicted=*/true);
   }
+  entry->generation = space.add_live();
+  shard.link(entry.get());
+  entry.release();
   return true;
 }
 
@@ -309,7 +288,7 @@ std::size_t Store::clear_all(Released& released) {
   std::size_t removed = 0;
   for (auto& shard : shards_) {
     std::lock_guard lock(shard->mutex);
-    while (Entry* e = shard->policy.victim()) {
+    while (Entry* e = shard->policy.coldest()) {
       if (shard->drop(e, now, &StoreStats::deletes, released)) ++removed;
     }
   }

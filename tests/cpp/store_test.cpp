@@ -209,7 +209,7 @@ TEST_F(StoreTest, EraseReturnsOneOnlyForLiveEntries) {
 }
 
 TEST_F(StoreTest, MaxEntriesEvictsLeastRecentlyUsed) {
-  auto store = make_store({.max_entries = 3, .shards = 1});
+  auto store = make_store({.max_entries = 3, .shards = 1, .policy = fcr::EvictionPolicy::lru});
   const auto ns = store->namespace_id("a");
   for (const char* k : {"k1", "k2", "k3"}) ASSERT_TRUE(put(*store, ns, k, k));
   EXPECT_EQ(get(*store, ns, "k1"), "k1");  // k2 is now the least recently used

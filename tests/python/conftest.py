@@ -54,7 +54,9 @@ def redis_server() -> Iterator[str]:
     """A throwaway ``redis-server`` on a free loopback port; yields its URL."""
     binary = shutil.which("redis-server")
     if binary is None:
-        pytest.fail("redis-server is not installed: `make test` installs it (apt-get install redis-server)")
+        pytest.fail(
+            "redis-server is not installed: `make test` installs it (apt-get install redis-server)"
+        )
     port = _free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],

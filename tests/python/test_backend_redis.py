@@ -103,7 +103,9 @@ async def test_a_corrupt_value_never_reaches_the_client(redis_url: str) -> None:
 
 async def test_an_outage_serves_uncached_and_opens_the_breaker() -> None:
     # Nothing listens on this port: every command fails fast.
-    client = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    client = aioredis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2
+    )
     backend = RedisBackend(client, breaker=CircuitBreaker(threshold=2, cooldown=60))
     cache = FastAPICache(backend)
     router = caching_router()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -20,15 +21,25 @@ pytestmark = pytest.mark.anyio
 ENTRY = StoredResponse(200, ((b"content-type", b"text/plain"),), b"clustered", "text/plain")
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_ports(count: int) -> list[int]:
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
+    # Each node also listens on its port + 10000 (the cluster bus): both must
+    # be free, and below 65536 -- ephemeral ports from the OS often are not.
+    ports: list[int] = []
+    candidate = 20000 + (os.getpid() % 1000) * 20
+    while len(ports) < count:
+        if _bindable(candidate) and _bindable(candidate + 10000):
+            ports.append(candidate)
+        candidate += 1
+    return ports
 
 
 def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:

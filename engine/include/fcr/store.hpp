@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "fcr/eviction.hpp"
 #include "fcr/hash.hpp"
 
 namespace fcr {
@@ -33,6 +34,10 @@ struct StoreConfig {
   std::size_t max_bytes = 256u << 20;  // sum of entry charges
   std::size_t max_entries = 0;         // 0: no limit on the count
   std::size_t shards = 16;             // rounded up to a power of two
+  // Which entry leaves when a shard is over budget (fcr/eviction.hpp). Each
+  // shard runs the policy over its own entries.
+  EvictionPolicy policy = EvictionPolicy::s3fifo;
+  S3FifoParams s3fifo;  // used when policy is s3fifo
 };
 
 struct StoreStats {

@@ -27,7 +27,8 @@ class MemoryBackend(CacheBackend):
 
     ``max_bytes`` bounds the memory entries hold (bodies, headers, keys and
     per-entry bookkeeping); ``max_entries`` bounds their count (0: no count
-    limit). Least recently used entries are evicted first.
+    limit). Eviction is S3-FIFO: entries read soon after they arrive stay, a
+    one-pass scan of new keys does not flush them.
 
     ```py
     cache = FastAPICache(MemoryBackend(max_bytes=64 * 1024 * 1024))

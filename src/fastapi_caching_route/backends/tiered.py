@@ -157,11 +157,12 @@ class TieredBackend(CacheBackend):
     async def _listen(self) -> None:
         while True:
             try:
-                pubsub = self.l2.client.pubsub()
-                await pubsub.subscribe(self.channel)
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
-                        await self._apply(message["data"])
+                # The context closes the subscription's connection on cancellation too.
+                async with self.l2.client.pubsub() as pubsub:
+                    await pubsub.subscribe(self.channel)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            await self._apply(message["data"])
             except asyncio.CancelledError:
                 raise
             except Exception:  # reconnect; l1_ttl bounds what was missed meanwhile
