@@ -23,7 +23,7 @@ ENTRY = StoredResponse(
 
 def _same(a: StoredResponse, b: StoredResponse) -> bool:
     fields = ("status_code", "raw_headers", "body", "media_type", "stored_at", "last_modified")
-    return all(getattr(a, f) == getattr(b, f) for f in fields + ("lifetime", "revalidate"))
+    return all(getattr(a, f) == getattr(b, f) for f in (*fields, "lifetime", "revalidate"))
 
 
 async def test_round_trip_and_ttl(redis_url: str) -> None:

@@ -9,7 +9,13 @@ import pytest
 import redis.asyncio as aioredis
 from conftest import Calls, caching_router, make_app, open_client
 
-from fastapi_caching_route import FastAPICache, RedisBackend, StoredResponse, TieredBackend
+from fastapi_caching_route import (
+    FastAPICache,
+    MemoryBackend,
+    RedisBackend,
+    StoredResponse,
+    TieredBackend,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +123,23 @@ def test_tiered_needs_a_redis_backend() -> None:
         TieredBackend(object())  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="l1_ttl"):
         TieredBackend(RedisBackend(aioredis.Redis()), l1_ttl=0)
+
+
+async def test_entries_too_large_for_l1_are_served_from_redis(redis_url: str) -> None:
+    # Found by the shared-store benchmark: an L1 miss must still ask Redis.
+    backend = TieredBackend(RedisBackend.from_url(redis_url), l1=MemoryBackend(max_bytes=1))
+    cache = FastAPICache(backend)
+    router = caching_router()
+    calls = Calls()
+
+    @cache()
+    @router.get("/big")
+    def endpoint() -> str:
+        calls()
+        return "stored only in Redis"
+
+    async with open_client(make_app(router)) as client:
+        statuses = [(await client.get("/big")).headers.get("x-cache") for _ in range(4)]
+    assert statuses == ["MISS", "HIT", "HIT", "HIT"]
+    assert calls.count == 1
+    await backend.close()

@@ -102,11 +102,12 @@ class TieredBackend(CacheBackend):
             key, value, namespace=namespace, ttl=min(ttl or self.l1_ttl, self.l1_ttl)
         )
         try:
-            await self.l2.set(key, value, namespace=namespace, ttl=ttl)
+            shared = await self.l2.set(key, value, namespace=namespace, ttl=ttl)
         except Exception:  # L1 still serves this worker; the route must not fail
             self._counters["l2_store_errors"] += 1
             logger.debug("storing in the shared tier failed", exc_info=True)
-        return stored
+            shared = False
+        return stored or shared
 
     async def delete(self, key: str, namespace: str | None = None) -> int:
         removed = await self.l1.delete(key, namespace)
