@@ -18,9 +18,11 @@ import sys
 from importlib.metadata import PackageNotFoundError, version
 from time import perf_counter
 from typing import Any
+from urllib.parse import urlsplit
 
 import _asgi
 import _payload
+import _resp
 
 # variant -> (path, query, extra headers, route whose endpoint counts calls)
 VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
@@ -161,6 +163,58 @@ async def stampede(adapter: Any, concurrency: int) -> dict | None:
     }
 
 
+async def shared(
+    adapter: Any, kinds: list[str], url: str, rounds: int, round_seconds: float, probe: int
+) -> dict:
+    """Scenario 5: plain hits on each kind of shared store the adapter offers.
+
+    Each kind starts from an empty Redis and closes its clients when done. A
+    probe of ``probe`` hits, between verification and timing, reads the
+    server's counters: Redis commands and keyspace hits per request.
+    """
+    port = urlsplit(url).port
+    build = getattr(adapter, "build_shared_app", None)
+    results: dict[str, Any] = {}
+    for kind in kinds:
+        _resp.command(port, "FLUSHALL")
+        built = build(kind, url) if build is not None else None
+        if built is None:
+            results[kind] = {"us": None, "note": "not supported"}
+            continue
+        app, close = built
+        try:
+            got = await _shared_hits(adapter, app, port, rounds, round_seconds, probe)
+        finally:
+            await close()
+        results[kind] = {"note": getattr(adapter, "SHARED_NOTES", {}).get(kind, ""), **got}
+    return results
+
+
+async def _shared_hits(
+    adapter: Any, app: Any, port: int, rounds: int, round_seconds: float, probe: int
+) -> dict:
+    scope, why, body = await _verified_scope(adapter, app, "plain")
+    if scope is None:
+        return {"us": None, "note": f"not verified: {why}"}
+    before = _resp.info(port)
+    await _asgi.time_per_request(app, scope, probe)
+    after = _resp.info(port)
+
+    def per_request(counter: str, extra: int = 0) -> float:
+        return (int(after[counter]) - int(before[counter]) - extra) / probe
+
+    per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+    return {
+        "us": statistics.median(per_round),
+        "rounds": per_round,
+        "body_bytes": body,
+        # The first INFO counts itself once it has run.
+        "redis_commands_per_request": per_request("total_commands_processed", 1),
+        "redis_hits_per_request": per_request("keyspace_hits"),
+        "redis_keys": _resp.command(port, "DBSIZE"),
+    }
+
+
 def serve(adapter: Any, port: int) -> None:
     import uvicorn  # only this task needs it
 
@@ -190,7 +244,9 @@ def main() -> None:
     if task == "serve":
         serve(adapter, **args)
         return
-    coroutine = {"hitcost": hitcost, "memory": memory, "stampede": stampede}[task]
+    coroutine = {"hitcost": hitcost, "memory": memory, "stampede": stampede, "shared": shared}[
+        task
+    ]
     result = asyncio.run(coroutine(adapter, **args))
     sys.stdout.write(json.dumps({"result": result, "versions": _versions()}) + "\n")
 

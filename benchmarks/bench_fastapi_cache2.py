@@ -32,11 +32,26 @@ def hit_header(headers: dict[bytes, bytes]) -> bool:
 def build_app(variant: str) -> Any:
     if variant == "bounded":  # InMemoryBackend has no size bound
         return None
+    InMemoryBackend._store = {}  # a class attribute: start every app empty
+    return _app(variant, InMemoryBackend())
+
+
+def build_shared_app(kind: str, url: str) -> tuple[Any, Any] | None:
+    """Scenario 5: its RedisBackend on a redis-py asyncio client; (app, async close)."""
+    if kind != "redis":
+        return None
+    from fastapi_cache.backends.redis import RedisBackend
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    return _app("plain", RedisBackend(client)), client.aclose
+
+
+def _app(variant: str, backend: Any) -> Any:
     # Normally called in the lifespan; the in-process harness sends no lifespan
     # events, so initialise here (init is a class-level switch either way).
     FastAPICache.reset()
-    InMemoryBackend._store = {}  # a class attribute: start every app empty
-    FastAPICache.init(InMemoryBackend(), prefix="bench", expire=EXPIRE)
+    FastAPICache.init(backend, prefix="bench", expire=EXPIRE)
     app = FastAPI()
 
     for endpoint in _endpoints.for_variant(variant):

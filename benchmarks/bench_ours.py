@@ -6,7 +6,7 @@ from typing import Any
 
 import _caching_route_app
 
-from fastapi_caching_route import FastAPICache, MemoryBackend
+from fastapi_caching_route import FastAPICache, MemoryBackend, RedisBackend, TieredBackend
 
 NAME = "ours"
 IS_CACHE = True
@@ -24,3 +24,22 @@ def _cache(variant: str) -> FastAPICache:
 
 def build_app(variant: str) -> Any:
     return _caching_route_app.build_app(variant, _cache)
+
+
+async def _nothing_to_close() -> None:
+    return None
+
+
+def build_shared_app(kind: str, url: str) -> tuple[Any, Any] | None:
+    """Scenario 5: the plain endpoint on a shared store; (app, async close)."""
+    if kind == "memory":  # the reference for the tiered store: the plain memory-store hit
+        return _caching_route_app.build_app("plain", lambda _: FastAPICache()), _nothing_to_close
+    if kind == "redis":
+        backend: Any = RedisBackend.from_url(url)
+    elif kind == "tiered":
+        backend = TieredBackend(RedisBackend.from_url(url))
+    elif kind == "tiered-l2":  # an L1 too small to hold anything: every hit comes from Redis
+        backend = TieredBackend(RedisBackend.from_url(url), l1=MemoryBackend(max_bytes=1, shards=1))
+    else:
+        return None
+    return _caching_route_app.build_app("plain", lambda _: FastAPICache(backend)), backend.close

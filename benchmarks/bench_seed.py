@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import _caching_route_app
-from aiocache import SimpleMemoryCache
+from aiocache import RedisCache, SimpleMemoryCache
+from aiocache.serializers import PickleSerializer
 
 from fastapi_caching_route import FastAPICache
 
@@ -20,3 +22,13 @@ def build_app(variant: str) -> Any:
     if variant == "bounded":  # 0.6.0 has no size bound
         return None
     return _caching_route_app.build_app(variant, lambda _: FastAPICache(SimpleMemoryCache()))
+
+
+def build_shared_app(kind: str, url: str) -> tuple[Any, Any] | None:
+    """Scenario 5: aiocache's RedisCache; the stored value is a dict holding bytes,
+    which its default JsonSerializer cannot encode, so 0.6.0 users need pickle."""
+    if kind != "redis":
+        return None
+    parts = urlsplit(url)
+    cache = RedisCache(serializer=PickleSerializer(), endpoint=parts.hostname, port=parts.port)
+    return _caching_route_app.build_app("plain", lambda _: FastAPICache(cache)), cache.close

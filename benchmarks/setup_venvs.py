@@ -32,10 +32,13 @@ SHARED_STACK = (
     "uvloop",
 )
 
+# redis (+ hiredis) for scenario 5, pinned like the web stack to the project venv's
+# client: aiocache's RedisCache and fastapi-cache2's RedisBackend both use redis-py.
+REDIS_CLIENT = ["redis", "hiredis"]
 SYSTEM_PACKAGES = {
-    "seed": ["fastapi-caching-route==0.6.0", "aiocache"],
+    "seed": ["fastapi-caching-route==0.6.0", "aiocache", *REDIS_CLIENT],
     # fastapi-cache2 imports starlette.templating, which needs jinja2 since starlette 0.3x.
-    "peers": ["fastapi-cache2==0.2.2", "cashews==7.6.0", "jinja2"],
+    "peers": ["fastapi-cache2==0.2.2", "cashews==7.6.0", "jinja2", *REDIS_CLIENT],
 }
 
 

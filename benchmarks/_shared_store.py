@@ -1,0 +1,266 @@
+"""Scenario 5: hit cost on a shared store, a real local ``redis-server``.
+
+The runner starts one ``redis-server`` (no persistence) on a free loopback
+port, runs each system's ``shared`` task in its own venv (``_worker.py``; the
+worker empties Redis before each kind of store and closes its clients after
+it) and stops the server at the end. Compared: ours on :class:`RedisBackend`,
+the 0.6.0 seed on aiocache's ``RedisCache`` with pickle, fastapi-cache2 on its
+``RedisBackend``; and ours on :class:`TieredBackend` (L1 memory in front of
+Redis) against ours on the plain memory store, measured in the same worker.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import _resp
+from ._report import Section, Target, fmt, ratio, target_cells
+from ._systems import System, run_safe
+
+SYSTEMS = ("ours", "seed", "fastapi-cache2")
+# Ours: the plain memory store is the reference of the tiered one; "tiered-l2"
+# has an L1 too small to hold anything, so every hit is answered by Redis.
+OURS_KINDS = ("memory", "tiered", "redis", "tiered-l2")
+OTHER_KINDS = ("redis",)
+LABELS = {
+    "redis": "{}",
+    "tiered-l2": "{}, tiered, empty L1",
+    "tiered": "{}, tiered",
+    "memory": "{}, memory store",
+}
+PROBE_REQUESTS = 100
+# ours ÷ seed on Redis, ours tiered ÷ ours memory (BENCHMARKS.md, "Goals").
+REDIS_VS_SEED = 0.5
+TIERED_VS_MEMORY = 1.2
+
+
+class RedisServerError(RuntimeError):
+    pass
+
+
+class RedisServer:
+    """One throwaway ``redis-server`` on 127.0.0.1: no RDB, no AOF, its own directory."""
+
+    def __init__(self, executable: str) -> None:
+        self.executable = executable
+        self.port = 0
+        self.version = ""
+        self._process: subprocess.Popen[bytes] | None = None
+        self._dir: tempfile.TemporaryDirectory[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def __enter__(self) -> RedisServer:
+        self._dir = tempfile.TemporaryDirectory(prefix="bench-redis-")
+        try:
+            for _ in range(3):  # the free port may be taken between the probe and the bind
+                if self._start(_free_port()):
+                    break
+            else:
+                raise RedisServerError(f"redis-server did not start:\n{self._log()}")
+            self.version = str(_resp.info(self.port, "server").get("redis_version", ""))
+        except BaseException:
+            self.__exit__()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()  # SIGTERM: redis-server shuts down (nothing to save)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._dir is not None:
+            self._dir.cleanup()
+            self._dir = None
+
+    def flush(self) -> None:
+        _resp.command(self.port, "FLUSHALL")
+
+    def _start(self, port: int) -> bool:
+        assert self._dir is not None
+        log = Path(self._dir.name) / "redis.log"
+        with log.open("ab") as out:
+            # The log goes to stdout (an empty --logfile), kept for the error message.
+            self._process = subprocess.Popen(
+                [
+                    self.executable,
+                    "--port", str(port),
+                    "--bind", "127.0.0.1",
+                    "--save", "",
+                    "--appendonly", "no",
+                    "--dir", self._dir.name,
+                    "--daemonize", "no",
+                    "--logfile", "",
+                    "--loglevel", "warning",
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )  # fmt: skip
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                return False
+            try:
+                if _resp.command(port, "PING", timeout=1) == "PONG":
+                    self.port = port
+                    return True
+            except (OSError, _resp.RespError):  # not listening yet, or still loading
+                pass
+            time.sleep(0.02)
+        self._process.kill()
+        self._process.wait()
+        return False
+
+    def _log(self) -> str:
+        if self._dir is None:
+            return ""
+        log = Path(self._dir.name) / "redis.log"
+        return log.read_text(errors="replace")[-2000:] if log.exists() else ""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
+    section = Section(
+        "Scenario 5: shared store, hit cost with a local redis-server (µs per request, "
+        "median of rounds)"
+    )
+    import fastapi_caching_route  # the project venv runs this module
+
+    if not hasattr(fastapi_caching_route, "TieredBackend"):
+        section.notes.append("not run: fastapi_caching_route has no RedisBackend/TieredBackend")
+        return section
+    executable = shutil.which("redis-server")
+    if executable is None:
+        section.notes.append(
+            "not run: redis-server is not installed (`make bench` installs it: "
+            "`apt-get install redis-server`)"
+        )
+        return section
+    compared = [s for name in SYSTEMS for s in systems if s.name == name]
+    try:
+        with RedisServer(executable) as server:
+            merged = _measure(server, compared, cfg, versions)
+            version = server.version
+    except (RedisServerError, OSError, _resp.RespError) as error:
+        section.notes.append(f"not run: {error}")
+        return section
+    section.raw = {"redis_server": version, "systems": merged}
+    _table(section, compared, merged)
+    section.notes += [
+        f"redis-server {version} on 127.0.0.1 (`--save \"\" --appendonly no`), started for "
+        "this scenario; FLUSHALL before each system and each kind of store. Each "
+        "request is a direct ASGI call of the plain 1 KiB route (as scenario 1), so a "
+        "Redis hit includes a real loopback round trip.",
+        f"{cfg['rounds']} rounds x {cfg['passes']} pass(es) of ≥ {cfg['round_seconds']} s per "
+        "system and store, after a warm-up; each app is first checked to answer hits "
+        "(endpoint call counter unchanged, hit header), else n/a. Redis cmds/hits per "
+        f"request: the server's counters over {PROBE_REQUESTS} hits.",
+        "Tiered group: ours tiered (an L1 hit, Redis untouched) against ours on the "
+        "plain memory store, both measured in this scenario, same worker. "
+        "\"tiered, empty L1\": a TieredBackend whose L1 holds nothing, so every hit "
+        "asks Redis (the cost of a hit on another worker's entry).",
+    ]
+    return section
+
+
+def _measure(
+    server: RedisServer, compared: list[System], cfg: dict[str, Any], versions: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    merged: dict[str, dict[str, Any]] = {s.name: {} for s in compared}
+    for p in range(cfg["passes"]):  # alternate the order so drift hits all systems alike
+        for system in compared if p % 2 == 0 else compared[::-1]:
+            kinds = list(OURS_KINDS if system.name == "ours" else OTHER_KINDS)
+            server.flush()
+            args = {
+                "kinds": kinds if p % 2 == 0 else kinds[::-1],
+                "url": server.url,
+                "rounds": cfg["rounds"],
+                "round_seconds": cfg["round_seconds"],
+                "probe": PROBE_REQUESTS,
+            }
+            result = run_safe(system, "shared", args, versions)
+            for kind in kinds:
+                got = result.get(kind) or {"us": None, "note": result.get("error", "")}
+                have = merged[system.name].setdefault(kind, {**got, "rounds": []})
+                if got["us"] is None or have["us"] is None:  # unverified in any pass: n/a
+                    have.update(us=None, note=got.get("note") or have.get("note", ""))
+                else:
+                    have["rounds"] += got["rounds"]
+                    have["us"] = statistics.median(have["rounds"])
+    return merged
+
+
+def _table(section: Section, compared: list[System], merged: dict[str, dict[str, Any]]) -> None:
+    section.columns = [
+        "store",
+        "system",
+        "µs/req",
+        "vs. ours (ours ÷ this)",
+        "target",
+        "status",
+        "Redis cmds/req",
+        "Redis hits/req",
+        "note",
+    ]
+
+    def us(system: str, kind: str) -> float | None:
+        return (merged.get(system, {}).get(kind) or {}).get("us")
+
+    def row(store: str, system: str, kind: str, r: float | None, target: Target | None) -> None:
+        got = merged.get(system, {}).get(kind) or {}
+        if target is not None:
+            section.targets.append(target)
+        section.rows.append(
+            [
+                store,
+                LABELS[kind].format(system),
+                fmt(got.get("us")),
+                fmt(r),
+                *target_cells(target),
+                fmt(got.get("redis_commands_per_request")),
+                fmt(got.get("redis_hits_per_request")),
+                got.get("note", ""),
+            ]
+        )
+
+    ours_redis = us("ours", "redis")
+    for system in compared:
+        r = ratio(ours_redis, us(system.name, "redis"))
+        target = None
+        if system.name == "seed":
+            target = Target("Redis hit cost: ours ÷ seed", r, "<=", REDIS_VS_SEED)
+        row("Redis", system.name, "redis", r, target)
+    row("Redis", "ours", "tiered-l2", ratio(ours_redis, us("ours", "tiered-l2")), None)
+    tiered = us("ours", "tiered")
+    row("tiered (L1 + Redis)", "ours", "tiered", ratio(tiered, tiered), None)
+    row(
+        "tiered (L1 + Redis)",
+        "ours",
+        "memory",
+        ratio(tiered, us("ours", "memory")),
+        Target(
+            "tiered hit cost: ours tiered ÷ ours memory store",
+            ratio(tiered, us("ours", "memory")),
+            "<=",
+            TIERED_VS_MEMORY,
+        ),
+    )
