@@ -62,6 +62,7 @@ class TieredBackend(CacheBackend):
         self.channel = channel
         self._origin = uuid.uuid4().hex  # to tell our own messages apart
         self._listener: asyncio.Task[None] | None = None
+        self._closed = False
         self._counters = {"l1_fills": 0, "invalidations_received": 0, "l2_store_errors": 0}
 
     def hit_path(
@@ -130,11 +131,16 @@ class TieredBackend(CacheBackend):
 
     async def close(self) -> None:
         """Stop listening for invalidations and close the Redis client."""
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
-            self._listener = None
+        self._closed = True
+        listener, self._listener = self._listener, None
+        # redis-py can swallow a cancellation that lands while it connects, so
+        # one cancel() may not stop the task: repeat until it is done.
+        while listener is not None and not listener.done():
+            listener.cancel()
+            await asyncio.wait({listener}, timeout=0.1)
+        if listener is not None and not listener.cancelled():
+            with contextlib.suppress(Exception):
+                listener.result()
         await self.l2.close()
 
     def _l1_ttl_for(self, entry: StoredResponse) -> float:
@@ -148,6 +154,8 @@ class TieredBackend(CacheBackend):
         await self.l2.client.publish(self.channel, message)
 
     def _ensure_listener(self) -> None:
+        if self._closed:
+            return
         if self._listener is None or self._listener.done():
             try:
                 loop = asyncio.get_running_loop()
@@ -156,7 +164,7 @@ class TieredBackend(CacheBackend):
             self._listener = loop.create_task(self._listen())
 
     async def _listen(self) -> None:
-        while True:
+        while not self._closed:
             try:
                 # The context closes the subscription's connection on cancellation too.
                 async with self.l2.client.pubsub() as pubsub:
