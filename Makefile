@@ -101,8 +101,8 @@ test-fuzz: fuzz-build
 	tests/fuzz/run.sh 30 build/fuzz
 
 # Benchmarks (benchmarks/README.md). `python -m benchmarks` creates the comparison
-# venvs under benchmarks/.venvs on first use; matplotlib (the chart) and wrk are
-# bench-only tools, not dependencies of the package.
+# venvs under benchmarks/.venvs on first use; matplotlib (the chart), wrk and
+# redis-server (scenario 5) are bench-only tools, not dependencies of the package.
 .PHONY: bench bench-smoke wrk
 
 $(VENV)/.bench-stamp: $(VENV)/.deps-stamp
@@ -115,8 +115,8 @@ wrk:
 		else echo "wrk is missing: run 'sudo apt-get install wrk'" >&2; exit 1; fi; \
 	fi
 
-bench: install wrk $(VENV)/.bench-stamp
+bench: install wrk redis-server $(VENV)/.bench-stamp
 	$(PY) -m benchmarks
 
-bench-smoke: install wrk $(VENV)/.bench-stamp
+bench-smoke: install wrk redis-server $(VENV)/.bench-stamp
 	$(PY) -m benchmarks --smoke

@@ -13,10 +13,11 @@ import contextlib
 import gc
 import importlib
 import json
+import os
 import statistics
 import sys
 from importlib.metadata import PackageNotFoundError, version
-from time import perf_counter
+from time import perf_counter, perf_counter_ns
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -164,13 +165,21 @@ async def stampede(adapter: Any, concurrency: int) -> dict | None:
 
 
 async def shared(
-    adapter: Any, kinds: list[str], url: str, rounds: int, round_seconds: float, probe: int
+    adapter: Any,
+    kinds: list[str],
+    url: str,
+    rounds: int,
+    round_seconds: float,
+    probe: int,
+    concurrency: int,
 ) -> dict:
     """Scenario 5: plain hits on each kind of shared store the adapter offers.
 
     Each kind starts from an empty Redis and closes its clients when done. A
     probe of ``probe`` hits, between verification and timing, reads the
-    server's counters: Redis commands and keyspace hits per request.
+    server's counters: Redis commands and keyspace hits per request. Timed
+    twice: one request at a time (the hit's latency, round trip included),
+    then ``concurrency`` at a time (the round trips overlap: CPU per hit).
     """
     port = urlsplit(url).port
     build = getattr(adapter, "build_shared_app", None)
@@ -183,15 +192,70 @@ async def shared(
             continue
         app, close = built
         try:
-            got = await _shared_hits(adapter, app, port, rounds, round_seconds, probe)
+            got = await _shared_hits(adapter, app, port, rounds, round_seconds, probe, concurrency)
         finally:
-            await close()
+            stuck = await _close_within(close, CLOSE_SECONDS)
         results[kind] = {"note": getattr(adapter, "SHARED_NOTES", {}).get(kind, ""), **got}
+        if stuck:
+            results[kind]["note"] = f"{results[kind]['note']}; {stuck}".lstrip("; ")
+            # asyncio.run would wait for the stuck task forever: report and leave now.
+            _emit(results)
+            os._exit(0)
     return results
 
 
+CLOSE_SECONDS = 10.0
+
+
+async def _concurrent_rounds(
+    app: Any, scope: dict, rounds: int, round_seconds: float, concurrency: int
+) -> list[float]:
+    """Wall µs per request, ``concurrency`` requests in flight (asyncio.gather);
+    calibrated and warmed up as ``_asgi.rounds_of``."""
+
+    async def per_request(batches: int) -> float:
+        send = _asgi.null_send
+        start = perf_counter_ns()
+        for _ in range(batches):
+            await asyncio.gather(
+                *(app(dict(scope), _asgi.make_receive(), send) for _ in range(concurrency))
+            )
+        return (perf_counter_ns() - start) / (batches * concurrency) / 1000
+
+    batches = 1
+    while True:
+        us = await per_request(batches)
+        if us * batches * concurrency / 1e6 >= round_seconds / 2 or batches >= 1 << 16:
+            break
+        batches *= 2
+    batches = max(1, int(round_seconds * 1e6 / (us * concurrency)))
+    return [await per_request(batches) for _ in range(rounds)]
+
+
+async def _close_within(close: Any, seconds: float) -> str:
+    """Close the clients; '' once done, else why not.
+
+    A short pause first lets background tasks (the tiered store's invalidation
+    listener) finish connecting, as they would have long before a real app's
+    shutdown: hits never yield to the event loop.
+    """
+    await asyncio.sleep(0.1)
+    task = asyncio.ensure_future(close())
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if not done:
+        return f"close() did not return within {seconds:g} s"
+    task.result()
+    return ""
+
+
 async def _shared_hits(
-    adapter: Any, app: Any, port: int, rounds: int, round_seconds: float, probe: int
+    adapter: Any,
+    app: Any,
+    port: int,
+    rounds: int,
+    round_seconds: float,
+    probe: int,
+    concurrency: int,
 ) -> dict:
     scope, why, body = await _verified_scope(adapter, app, "plain")
     if scope is None:
@@ -203,10 +267,16 @@ async def _shared_hits(
     def per_request(counter: str, extra: int = 0) -> float:
         return (int(after[counter]) - int(before[counter]) - extra) / probe
 
+    calls = _payload.CALLS["plain"]
     per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+    concurrent = await _concurrent_rounds(app, scope, rounds, round_seconds, concurrency)
+    if _payload.CALLS["plain"] != calls:
+        return {"us": None, "note": "the endpoint ran while hits were timed"}
     return {
         "us": statistics.median(per_round),
         "rounds": per_round,
+        "concurrent_us": statistics.median(concurrent),
+        "concurrent_rounds": concurrent,
         "body_bytes": body,
         # The first INFO counts itself once it has run.
         "redis_commands_per_request": per_request("total_commands_processed", 1),
@@ -244,11 +314,13 @@ def main() -> None:
     if task == "serve":
         serve(adapter, **args)
         return
-    coroutine = {"hitcost": hitcost, "memory": memory, "stampede": stampede, "shared": shared}[
-        task
-    ]
-    result = asyncio.run(coroutine(adapter, **args))
+    coroutine = {"hitcost": hitcost, "memory": memory, "stampede": stampede, "shared": shared}[task]
+    _emit(asyncio.run(coroutine(adapter, **args)))
+
+
+def _emit(result: Any) -> None:
     sys.stdout.write(json.dumps({"result": result, "versions": _versions()}) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ NOTES = {
     "auth": "route dependency: runs before the endpoint wrapper that does the lookup",
     "304": "weak ETag W/hash(value), exact If-None-Match match only",
 }
+SHARED_NOTES = {"redis": "MULTI/TTL/GET/EXEC pipelined: one round trip"}
 # Without an expiry its InMemoryBackend stores entries that expire at once.
 EXPIRE = 3600
 

@@ -14,6 +14,7 @@ from fastapi_caching_route import FastAPICache
 NAME = "seed"
 IS_CACHE = True
 NOTES = {"auth": "early dependency (@cache(dependencies=...)), runs before the lookup"}
+SHARED_NOTES = {"redis": "aiocache RedisCache, PickleSerializer"}
 
 hit_header = _caching_route_app.hit_header
 
