@@ -38,7 +38,8 @@ struct ResponsePayload final : Payload {
 // after its shard locks are gone.
 class PyStore {
  public:
-  PyStore(std::size_t max_bytes, std::size_t max_entries, std::size_t shards);
+  PyStore(std::size_t max_bytes, std::size_t max_entries, std::size_t shards,
+          std::string_view policy);
 
   std::uint32_t namespace_id(std::string_view name) { return store_.namespace_id(name); }
   bool put(std::uint32_t ns, std::string_view key, PayloadPtr payload, std::size_t charge,

@@ -14,11 +14,25 @@ namespace nb = nanobind;
 
 namespace fcr::py {
 
-PyStore::PyStore(std::size_t max_bytes, std::size_t max_entries, std::size_t shards)
+PyStore::PyStore(std::size_t max_bytes, std::size_t max_entries, std::size_t shards,
+                 std::string_view policy)
     : store_([&] {
         if (max_bytes == 0) throw nb::value_error("max_bytes must be positive");
         if (shards == 0) throw nb::value_error("shards must be positive");
-        return StoreConfig{max_bytes, max_entries, shards};
+        StoreConfig config;
+        config.max_bytes = max_bytes;
+        config.max_entries = max_entries;
+        config.shards = shards;
+        if (policy == "s3fifo") {
+          config.policy = EvictionPolicy::s3fifo;
+        } else if (policy == "lru") {
+          config.policy = EvictionPolicy::lru;
+        } else if (policy == "sieve") {
+          config.policy = EvictionPolicy::sieve;
+        } else {
+          throw nb::value_error("policy must be 's3fifo', 'lru' or 'sieve'");
+        }
+        return config;
       }()) {}
 
 bool PyStore::put(std::uint32_t ns, std::string_view key, PayloadPtr payload, std::size_t charge,
@@ -104,8 +118,9 @@ nb::dict stats_of(PyStore& store) {
 void bind_store(nb::module_& m) {
   nb::class_<PyStore>(m, "Store",
                       "Sharded, bounded in-process store keyed by (namespace id, canonical key).")
-      .def(nb::init<std::size_t, std::size_t, std::size_t>(), nb::arg("max_bytes"),
-           nb::arg("max_entries") = 0, nb::arg("shards") = 16)
+      .def(nb::init<std::size_t, std::size_t, std::size_t, std::string_view>(),
+           nb::arg("max_bytes"), nb::arg("max_entries") = 0, nb::arg("shards") = 16,
+           nb::arg("policy") = "s3fifo")
       .def("namespace_id", &PyStore::namespace_id, nb::arg("name"),
            "Id of a namespace, created on first use.")
       .def(

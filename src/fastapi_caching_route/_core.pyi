@@ -9,7 +9,7 @@ class Store:
     Sharded, bounded in-process store keyed by (namespace id, canonical key).
     """
 
-    def __init__(self, max_bytes: int, max_entries: int = 0, shards: int = 16) -> None: ...
+    def __init__(self, max_bytes: int, max_entries: int = 0, shards: int = 16, policy: str = 's3fifo') -> None: ...
 
     def namespace_id(self, name: str) -> int:
         """Id of a namespace, created on first use."""

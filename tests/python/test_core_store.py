@@ -146,3 +146,25 @@ def test_request_no_cache_is_a_bypass_only_when_honoured() -> None:
     assert isinstance(_hit_path(store, ns).answer(request, 1000.0), tuple)
     honouring = _hit_path(store, ns, honor_request_cache_control=True)
     assert honouring.answer(request, 1000.0) is None
+
+
+@pytest.mark.parametrize("policy", ["s3fifo", "lru", "sieve"])
+def test_every_policy_keeps_the_store_within_its_entry_bound(policy: str) -> None:
+    store = _core.Store(1 << 20, 50, 1, policy)
+    ns = store.namespace_id("")
+    for i in range(500):
+        store.put(ns, f"k{i}", i, 10, 0.0)
+        store.get(ns, "k0")  # a hot key
+    stats = store.stats()
+    assert stats["entries"] <= 50
+    assert stats["evictions"] == 500 - stats["entries"]
+    assert store.get(ns, "k0") == 0  # the key read after every put stays
+
+
+def test_an_unknown_policy_is_rejected() -> None:
+    from fastapi_caching_route import MemoryBackend
+
+    with pytest.raises(ValueError, match="policy"):
+        MemoryBackend(policy="fifo")
+    with pytest.raises(ValueError, match="policy"):
+        _core.Store(1 << 20, 0, 16, "fifo")

@@ -9,6 +9,9 @@ from .._entry import RawHeaders, StoredResponse
 from .base import CacheBackend
 
 _DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+# Eviction policies of the engine; S3-FIFO misses 15-21 % less than LRU on the
+# traces of benchmarks/eviction, SIEVE about as little.
+_POLICIES = ("s3fifo", "lru", "sieve")
 
 # What an entry costs besides its body, key and header bytes, beyond the
 # engine's own per-entry bookkeeping: the body object's header, the header
@@ -27,8 +30,9 @@ class MemoryBackend(CacheBackend):
 
     ``max_bytes`` bounds the memory entries hold (bodies, headers, keys and
     per-entry bookkeeping); ``max_entries`` bounds their count (0: no count
-    limit). Eviction is S3-FIFO: entries read soon after they arrive stay, a
-    one-pass scan of new keys does not flush them.
+    limit). Eviction is S3-FIFO by default: entries read soon after they
+    arrive stay, a one-pass scan of new keys does not flush them;
+    ``policy="lru"`` or ``"sieve"`` choose another.
 
     ```py
     cache = FastAPICache(MemoryBackend(max_bytes=64 * 1024 * 1024))
@@ -44,6 +48,7 @@ class MemoryBackend(CacheBackend):
         max_entries: int = 0,
         namespace: str | None = None,
         shards: int = 16,
+        policy: str = "s3fifo",
     ) -> None:
         _require_int("max_bytes", max_bytes, minimum=1)
         _require_int("max_entries", max_entries, minimum=0)
@@ -51,7 +56,10 @@ class MemoryBackend(CacheBackend):
         if namespace is not None and not isinstance(namespace, str):
             raise TypeError("namespace must be a str or None")
         self.namespace = namespace
-        self._store = _core.Store(max_bytes, max_entries, shards)
+        if policy not in _POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(_POLICIES)}, got {policy!r}")
+        self.policy = policy
+        self._store = _core.Store(max_bytes, max_entries, shards, policy)
         self._namespace_ids: dict[str | None, int] = {}
 
     def _ns(self, namespace: str | None) -> int:
