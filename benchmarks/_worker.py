@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 import _asgi
 import _payload
-import _resp
 
 # variant -> (path, query, extra headers, route whose endpoint counts calls)
 VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
@@ -185,7 +184,7 @@ async def shared(
     build = getattr(adapter, "build_shared_app", None)
     results: dict[str, Any] = {}
     for kind in kinds:
-        _resp.command(port, "FLUSHALL")
+        _redis(port).flushall()
         built = build(kind, url) if build is not None else None
         if built is None:
             results[kind] = {"us": None, "note": "not supported"}
@@ -260,9 +259,10 @@ async def _shared_hits(
     scope, why, body = await _verified_scope(adapter, app, "plain")
     if scope is None:
         return {"us": None, "note": f"not verified: {why}"}
-    before = _resp.info(port)
+    counters = _redis(port)  # one connection: its handshake precedes `before`
+    before = counters.info("stats")
     await _asgi.time_per_request(app, scope, probe)
-    after = _resp.info(port)
+    after = counters.info("stats")
 
     def per_request(counter: str, extra: int = 0) -> float:
         return (int(after[counter]) - int(before[counter]) - extra) / probe
@@ -281,7 +281,7 @@ async def _shared_hits(
         # The first INFO counts itself once it has run.
         "redis_commands_per_request": per_request("total_commands_processed", 1),
         "redis_hits_per_request": per_request("keyspace_hits"),
-        "redis_keys": _resp.command(port, "DBSIZE"),
+        "redis_keys": counters.dbsize(),
     }
 
 
@@ -321,6 +321,17 @@ def main() -> None:
 def _emit(result: Any) -> None:
     sys.stdout.write(json.dumps({"result": result, "versions": _versions()}) + "\n")
     sys.stdout.flush()
+
+
+def _redis(port: int | None) -> Any:
+    """A client for the harness's own commands (flush, counters), not timed."""
+    import redis  # only the shared-store task needs it
+
+    # No CLIENT SETINFO on connect: the counters read around a measurement
+    # must see only the INFO command itself.
+    return redis.Redis(
+        host="127.0.0.1", port=port, socket_timeout=5.0, lib_name=None, lib_version=None
+    )
 
 
 if __name__ == "__main__":
