@@ -260,7 +260,7 @@ class CachePlan:
 
     async def _lookup(self, key: str) -> StoredResponse | None:
         try:
-            if self.synchronous and not self.backend.lookup_after_native_miss:
+            if self.synchronous:
                 return self.backend.get_nowait(key, self.namespace)
             return await self.backend.get(key, self.namespace)
         except Exception:  # the cache failing must never fail the request

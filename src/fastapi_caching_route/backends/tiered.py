@@ -39,7 +39,8 @@ class TieredBackend(CacheBackend):
     :meth:`close` on shutdown.
     """
 
-    synchronous = True
+    # Its lookups may wait on Redis (so it is not `synchronous`); its hit path
+    # answers from L1, and an L1 miss still asks get().
     lookup_after_native_miss = True
 
     def __init__(
@@ -77,6 +78,7 @@ class TieredBackend(CacheBackend):
         return self.l1.hit_path(namespace, key_spec, hit_header, **options)
 
     def get_nowait(self, key: str, namespace: str | None = None) -> StoredResponse | None:
+        """The in-process tier only (Redis is asked by :meth:`get`)."""
         return self.l1.get_nowait(key, namespace)
 
     async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:
