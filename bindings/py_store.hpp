@@ -33,6 +33,10 @@ struct ResponsePayload final : Payload {
   bool revalidate = false;
 };
 
+// Throws TypeError unless `headers` is a tuple of (bytes, bytes) tuples: the
+// hit path reads stored header fields without further checks.
+void require_header_fields(nanobind::handle headers);
+
 // Releasing payloads drops Python references, which needs the GIL; every
 // binding call holds it, and the engine hands released payloads back only
 // after its shard locks are gone.

@@ -47,6 +47,16 @@ PayloadPtr PyStore::get(std::uint32_t ns, std::string_view key) {
   return store_.get(ns, key, released);
 }
 
+void require_header_fields(nb::handle headers) {
+  bool ok = PyTuple_Check(headers.ptr());
+  for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(headers.ptr()); ++i) {
+    PyObject* field = PyTuple_GET_ITEM(headers.ptr(), i);
+    ok = PyTuple_Check(field) && PyTuple_GET_SIZE(field) == 2 &&
+         PyBytes_Check(PyTuple_GET_ITEM(field, 0)) && PyBytes_Check(PyTuple_GET_ITEM(field, 1));
+  }
+  if (!ok) throw nb::type_error("headers must be a tuple of (bytes, bytes) tuples");
+}
+
 namespace {
 
 nb::object get_object(PyStore& store, std::uint32_t ns, std::string_view key) {
@@ -62,14 +72,7 @@ bool put_response(PyStore& store, std::uint32_t ns, std::string_view key, int st
   if (status < 100 || status > 999) throw nb::value_error("status must be an HTTP status code");
   const std::size_t headers_size = nb::len(headers);
   if (headers_size > 1000) throw nb::value_error("too many header fields");
-  // The hit path reads these fields without further checks.
-  for (nb::handle field : headers) {
-    if (!PyTuple_Check(field.ptr()) || PyTuple_GET_SIZE(field.ptr()) != 2 ||
-        !PyBytes_Check(PyTuple_GET_ITEM(field.ptr(), 0)) ||
-        !PyBytes_Check(PyTuple_GET_ITEM(field.ptr(), 1))) {
-      throw nb::type_error("headers must be a tuple of (bytes, bytes) tuples");
-    }
-  }
+  require_header_fields(headers);
   auto payload = std::make_shared<ResponsePayload>();
   payload->body = std::move(body);
   payload->headers = headers;

@@ -114,6 +114,11 @@ class HitPath:
     def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, head: bool, now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         """A hit as (status, headers, body) for a known key, or None."""
 
+def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, etag: str, last_modified: int, stored_at: float, method: str, if_none_match: str | None, if_modified_since: str | None, head: bool, now: float, hit_header: tuple[bytes, bytes]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+    """
+    What a hit of a stored response sends (a 304 when the conditions say so), for stores outside the engine; the ETag is among `headers`.
+    """
+
 class CacheControl:
     """Parsed Cache-Control directives; numeric ones are None when absent."""
 

@@ -8,42 +8,13 @@ from ._types import CachedResponse
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
 
-# Headers a 304 carries (RFC 9110 section 15.4.5): validators and caching
-# headers only; never Content-Length or the body's Content-Type.
-_NOT_MODIFIED_HEADERS = frozenset(
-    {b"cache-control", b"content-location", b"date", b"etag", b"expires", b"last-modified", b"vary"}
-)
-
-
-# Most header fields repeat across entries (content-type, vary, content-length
-# of same-sized bodies, last-modified within a second): entries share one
-# tuple per distinct field instead of each holding its own copies.
-_INTERNED: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
-_INTERN_LIMIT = 4096
-_NOT_INTERNED = frozenset({b"etag"})  # unique per body
-_OBJECT_OVERHEAD = 300
-_FIELD_OVERHEAD = 100
-
-
-def _intern(field: tuple[bytes, bytes]) -> tuple[bytes, bytes]:
-    if field[0] in _NOT_INTERNED:
-        name = _INTERNED.get((field[0], b""))
-        return field if name is None else (name[0], field[1])
-    shared = _INTERNED.get(field)
-    if shared is None:
-        if len(_INTERNED) >= _INTERN_LIMIT:
-            _INTERNED.clear()
-        shared = _INTERNED[field] = (bytes(field[0]), bytes(field[1]))
-        _INTERNED.setdefault((field[0], b""), (shared[0], b""))
-    return shared
-
 
 class StoredResponse:
     """An immutable stored response.
 
-    ``raw_headers`` is exactly what a hit sends (before the cache-status
-    header); ``not_modified_headers`` is what a 304 sends. Both are tuples so
-    nothing done while answering one request can change the next answer.
+    ``raw_headers`` is exactly what a hit sends before the engine adds
+    ``Age`` and the cache-status field; it is a tuple, so nothing done while
+    answering one request can change the next answer.
     """
 
     __slots__ = (
@@ -79,8 +50,7 @@ class StoredResponse:
         revalidate: bool = False,
     ) -> None:
         self.status_code = status_code
-        # Age is computed per hit, so a stored one would be stale and doubled.
-        self.raw_headers = tuple(_intern(field) for field in raw_headers if field[0] != b"age")
+        self.raw_headers = raw_headers
         self.body = body
         self.media_type = media_type
         self.stored_at = stored_at
@@ -92,24 +62,6 @@ class StoredResponse:
     def etag(self) -> str:
         """The stored ETag ('' when there is none); read only for conditional requests."""
         return next((v.decode("latin-1") for k, v in self.raw_headers if k == b"etag"), "")
-
-    @property
-    def not_modified_headers(self) -> list[tuple[bytes, bytes]]:
-        """The header fields a 304 for this entry carries (a new list)."""
-        return [field for field in self.raw_headers if field[0] in _NOT_MODIFIED_HEADERS]
-
-    @property
-    def charge(self) -> int:
-        """Bytes this entry holds in Python: the body and header bytes plus the
-        objects around them (measured on CPython 3.11: about 300 bytes for the
-        entry, the body object and the header tuple, and 100 per unshared field),
-        so a store bounded by bytes bounds the process's memory."""
-        return (
-            len(self.body)
-            + sum(len(k) + len(v) for k, v in self.raw_headers)
-            + _OBJECT_OVERHEAD
-            + _FIELD_OVERHEAD * len(self.raw_headers)
-        )
 
     @classmethod
     def from_cached_response(cls, value: CachedResponse) -> StoredResponse:
@@ -149,6 +101,14 @@ class StoredResponse:
             "revalidate": self.revalidate,
         }
         return value  # type: ignore[return-value]
+
+
+def without_age(headers: RawHeaders) -> RawHeaders:
+    """The fields to store: Age is computed per hit, so a stored one would be
+    stale and sent twice."""
+    if not any(name == b"age" for name, _ in headers):
+        return headers
+    return tuple(field for field in headers if field[0] != b"age")
 
 
 def _as_bytes(value: object) -> bytes:

@@ -16,7 +16,7 @@ from starlette.types import Receive, Scope
 from . import _core
 from . import _fastlane as fastlane
 from ._config import RouteCacheConfig
-from ._entry import StoredResponse
+from ._entry import StoredResponse, without_age
 from ._fastlane import EARLY_PASSED_KEY, MISSED_KEY
 from ._flight import SingleFlight, wait_for_leader
 from ._keys import declared_query_params
@@ -270,26 +270,25 @@ class CachePlan:
     def _replay(
         self, entry: StoredResponse, method: str, headers: dict[bytes, bytes], head: bool
     ) -> Response:
-        now = time.time()
-        age = (b"age", b"%d" % _core.age_seconds(entry.stored_at, now))
-        hit_header: tuple[bytes, bytes] = self.cache.hit_header
+        # The engine decides, as on the native hit path: 304 or the stored response.
         if_none_match = headers.get(b"if-none-match")
         if_modified_since = headers.get(b"if-modified-since")
-        if (
-            (if_none_match is not None or if_modified_since is not None)
-            and 200 <= entry.status_code < 300
-            and _core.is_not_modified(
-                method,
-                _text(if_none_match),
-                _text(if_modified_since),
-                entry.etag,
-                entry.last_modified,
-                int(now),
-            )
-        ):
-            return ReplayResponse(304, [*entry.not_modified_headers, age, hit_header], b"")
-        body = b"" if head else entry.body
-        return ReplayResponse(entry.status_code, [*entry.raw_headers, age, hit_header], body)
+        conditional = if_none_match is not None or if_modified_since is not None
+        status, fields, body = _core.replay(
+            entry.status_code,
+            entry.raw_headers,
+            entry.body,
+            entry.etag if conditional else "",
+            entry.last_modified,
+            entry.stored_at,
+            method,
+            _text(if_none_match),
+            _text(if_modified_since),
+            head,
+            time.time(),
+            self.cache.hit_header,
+        )
+        return ReplayResponse(status, fields, body)
 
     async def _store(self, response: Response, key: str) -> Response:
         cache, config = self.cache, self.config
@@ -330,7 +329,7 @@ class CachePlan:
         last_modified = _core.parse_http_date(headers.get("last-modified", ""), int(now))
         entry = StoredResponse(
             response.status_code,
-            (*response.raw_headers, *extra),
+            without_age((*response.raw_headers, *extra)),
             body,
             response.media_type,
             stored_at=now,

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.responses import Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
 
 
 class ReplayResponse(Response):
@@ -24,12 +23,6 @@ class ReplayResponse(Response):
         self.raw_headers = raw_headers
         self.body = body
         self.background = None
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
-        )
-        await send({"type": "http.response.body", "body": self.body})
 
 
 async def capture_stream(response: StreamingResponse, limit: int) -> bytes | None:

@@ -168,3 +168,30 @@ def test_an_unknown_policy_is_rejected() -> None:
         MemoryBackend(policy="fifo")
     with pytest.raises(ValueError, match="policy"):
         _core.Store(1 << 20, 0, 16, "fifo")
+
+
+def test_replay_of_a_stored_response_uses_the_same_rules() -> None:
+    # Stores outside the engine (Redis, aiocache) keep the ETag among the fields.
+    headers = (
+        (b"content-type", b"text/plain"),
+        (b"content-length", b"4"),
+        (b"etag", b'"abc"'),
+        (b"vary", b"accept"),
+        (b"cache-control", b"max-age=60"),
+        (b"x-multi", b"1"),
+        (b"x-multi", b"2"),
+    )
+    hit_header = (b"x-cache", b"HIT")
+    status, fields, body = _core.replay(
+        200, headers, b"body", '"abc"', -1, 1000.0, "GET", '"abc"', None, False, 1005.0, hit_header
+    )
+    names = [name for name, _ in fields if name not in (b"age", b"x-cache")]
+    assert (status, body) == (304, b"")
+    assert names == [b"etag", b"vary", b"cache-control"]
+    status, fields, body = _core.replay(
+        200, headers, b"body", "", -1, 1000.0, "GET", None, None, False, 1005.0, hit_header
+    )
+    assert (status, body) == (200, b"body")
+    assert fields == [*headers, (b"age", b"5"), hit_header]
+    with pytest.raises(TypeError, match="headers"):
+        _core.replay(200, ((b"a",),), b"", "", -1, 0.0, "GET", None, None, False, 0.0, hit_header)

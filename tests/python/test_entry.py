@@ -25,12 +25,6 @@ def test_entry_fields_and_etag() -> None:
     assert StoredResponse(200, ((b"content-type", b"text/plain"),), b"", None).etag == ""
 
 
-def test_not_modified_headers_are_validators_and_caching_headers_only() -> None:
-    entry = StoredResponse(200, HEADERS, b"body", "text/plain")
-    names = [name for name, _ in entry.not_modified_headers]
-    assert names == [b"etag", b"vary", b"cache-control"]
-
-
 def test_round_trip_through_the_dictionary_form() -> None:
     entry = StoredResponse(203, HEADERS, b"body", "text/plain")
     value = entry.to_cached_response()

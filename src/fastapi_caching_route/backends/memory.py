@@ -19,10 +19,13 @@ _POLICIES = ("s3fifo", "lru", "sieve")
 # through a 64 MiB store peaked at 1.09 x the limit with 128; this leaves room.
 _OBJECT_OVERHEAD = 192
 
-# Entries whose header fields (ETag aside) are all equal share one tuple; most
-# responses of one endpoint differ only in ETag.
-_HEADER_SETS: dict[RawHeaders, RawHeaders] = {}
-_HEADER_SETS_LIMIT = 4096
+# Entries share what repeats between them: one tuple per distinct header
+# field (content-type, vary, the content-length of same-sized bodies, the
+# last-modified of one second), and one tuple per distinct set of fields (most
+# responses of an endpoint differ only in their ETag, which the engine keeps).
+_SHARED_FIELDS: dict[tuple[bytes, bytes], tuple[bytes, bytes]] = {}
+_SHARED_SETS: dict[RawHeaders, RawHeaders] = {}
+_SHARED_LIMIT = 4096
 
 
 class MemoryBackend(CacheBackend):
@@ -130,8 +133,8 @@ class MemoryBackend(CacheBackend):
             if field[0] == b"etag" and not etag:
                 etag, etag_index = field[1].decode("latin-1"), len(others)
             else:
-                others.append(field)
-        headers = _shared_header_set(tuple(others))
+                others.append(_shared(_SHARED_FIELDS, field))
+        headers = _shared(_SHARED_SETS, tuple(others))
         charge = (
             len(value.body)
             + len(etag)
@@ -178,12 +181,12 @@ class MemoryBackend(CacheBackend):
         return dict(self._store.stats())
 
 
-def _shared_header_set(headers: RawHeaders) -> RawHeaders:
-    shared = _HEADER_SETS.get(headers)
+def _shared(table: dict[Any, Any], value: Any) -> Any:
+    shared = table.get(value)
     if shared is None:
-        if len(_HEADER_SETS) >= _HEADER_SETS_LIMIT:
-            _HEADER_SETS.clear()
-        shared = _HEADER_SETS[headers] = headers
+        if len(table) >= _SHARED_LIMIT:
+            table.clear()
+        shared = table[value] = value
     return shared
 
 
