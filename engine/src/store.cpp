@@ -178,7 +178,9 @@ Store::Shard& Store::shard_for(const Digest& digest) noexcept {
   return *shards_[static_cast<std::size_t>(digest.hi) & shard_mask_];
 }
 
-Digest Store::digest_of(std::uint32_t ns, std::string_view key) noexcept { return hash128(key, ns); }
+Digest Store::digest_of(std::uint32_t ns, std::string_view key) const noexcept {
+  return config_.digest ? config_.digest(ns, key) : hash128(key, ns);
+}
 
 std::uint32_t Store::namespace_id(std::string_view name) {
   std::lock_guard lock(namespaces_mutex_);

@@ -361,8 +361,27 @@ TEST_F(StoreTest, StatsCountersAddUp) {
   expect_balanced(s);
 }
 
-// We cannot force a hash128 collision; instead check that many keys (and the
-// same keys across namespaces) never alias one another.
+// Every key gets the same digest: the store must still never answer one key
+// with another's payload (SPEC section 5).
+TEST_F(StoreTest, DigestCollisionIsAMissNeverAnotherKeysPayload) {
+  StoreConfig config;
+  config.max_bytes = 1 << 20;
+  config.shards = 1;
+  config.digest = [](std::uint32_t, std::string_view) noexcept { return fcr::Digest{7, 7}; };
+  auto store = make_store(config);
+  const auto ns = store->namespace_id("");
+  ASSERT_TRUE(put(*store, ns, "GET /a", "payload of a"));
+  EXPECT_EQ(get(*store, ns, "GET /b"), "<null>");  // same digest, other key: a miss
+  EXPECT_EQ(get(*store, ns, "GET /a"), "payload of a");
+  ASSERT_TRUE(put(*store, ns, "GET /b", "payload of b"));  // one entry per digest
+  EXPECT_EQ(get(*store, ns, "GET /b"), "payload of b");
+  EXPECT_EQ(get(*store, ns, "GET /a"), "<null>");
+  EXPECT_EQ(store->erase(ns, "GET /a", released), 0u);
+  EXPECT_GE(store->stats().collisions, 2u);
+}
+
+// With the real digest, many keys (and the same keys across namespaces) never
+// alias one another.
 TEST_F(StoreTest, DistinctKeysAreIndependent) {
   auto store = make_store();
   const auto a = store->namespace_id("a");

@@ -38,6 +38,10 @@ struct StoreConfig {
   // shard runs the policy over its own entries.
   EvictionPolicy policy = EvictionPolicy::s3fifo;
   S3FifoParams s3fifo;  // used when policy is s3fifo
+  // The digest of (namespace id, canonical key); nullptr: hash128 seeded with
+  // the namespace id. Tests set one that collides to pin that a digest
+  // collision is a miss, never another key's response.
+  Digest (*digest)(std::uint32_t ns, std::string_view key) noexcept = nullptr;
 };
 
 struct StoreStats {
@@ -109,7 +113,7 @@ class Store {
   struct NamespaceState;
 
   Shard& shard_for(const Digest& digest) noexcept;
-  static Digest digest_of(std::uint32_t ns, std::string_view key) noexcept;
+  Digest digest_of(std::uint32_t ns, std::string_view key) const noexcept;
 
   StoreConfig config_;
   Clock clock_;
