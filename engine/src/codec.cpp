@@ -138,8 +138,13 @@ RecordView decode_fields(Reader& in, std::uint8_t flags) {
   v.last_modified = in.fixed<std::int64_t>();
   v.lifetime = in.fixed<double>();
   v.revalidate = (flags & kFlagRevalidate) != 0;
+  v.vary_index = (flags & kFlagVaryIndex) != 0;
   if (v.status < 100 || v.status > 999) in.ok = false;
   v.key = in.text();
+  const std::uint64_t names = in.count(kMaxVaryNames);
+  v.vary.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(names, in.left)));
+  for (std::uint64_t i = 0; in.ok && i < names; ++i) v.vary.push_back(in.text());
+  v.secondary = in.text();
   const std::uint64_t headers = in.count(kMaxHeaders);
   // Each field takes at least two bytes, so this never over-reserves much.
   v.headers.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(headers, in.left / 2)));
@@ -205,6 +210,9 @@ RecordView to_view(const Record& r) {
   v.last_modified = r.last_modified;
   v.lifetime = r.lifetime;
   v.revalidate = r.revalidate;
+  v.vary_index = r.vary_index;
+  v.vary.assign(r.vary.begin(), r.vary.end());
+  v.secondary = r.secondary;
   v.tags.assign(r.tags.begin(), r.tags.end());
   return v;
 }
@@ -221,6 +229,9 @@ Record to_record(const RecordView& v) {
   r.last_modified = v.last_modified;
   r.lifetime = v.lifetime;
   r.revalidate = v.revalidate;
+  r.vary_index = v.vary_index;
+  r.vary.assign(v.vary.begin(), v.vary.end());
+  r.secondary = std::string(v.secondary);
   r.tags.assign(v.tags.begin(), v.tags.end());
   return r;
 }
@@ -229,7 +240,12 @@ const char* invalid_reason(const RecordView& v) noexcept {
   if (v.status < 100 || v.status > 999) return "status must be in 100..999";
   if (v.headers.size() > kMaxHeaders) return "too many header fields (at most 1024)";
   if (v.tags.size() > kMaxTags) return "too many tags (at most 1024)";
+  if (v.vary.size() > kMaxVaryNames) return "too many Vary names (at most 256)";
   if (!valid_utf8(v.key)) return "key is not valid UTF-8";
+  if (!valid_utf8(v.secondary)) return "secondary key is not valid UTF-8";
+  for (std::string_view name : v.vary) {
+    if (!valid_utf8(name)) return "Vary name is not valid UTF-8";
+  }
   if (v.media_type && !valid_utf8(*v.media_type)) return "media type is not valid UTF-8";
   for (std::string_view tag : v.tags) {
     if (!valid_utf8(tag)) return "tag is not valid UTF-8";
@@ -238,7 +254,9 @@ const char* invalid_reason(const RecordView& v) noexcept {
 }
 
 std::size_t encoded_size(const RecordView& v) noexcept {
-  std::size_t n = kFixedPrefixSize + bytes_size(v.key) + varint_size(v.headers.size());
+  std::size_t n = kFixedPrefixSize + bytes_size(v.key) + varint_size(v.vary.size());
+  for (std::string_view name : v.vary) n += bytes_size(name);
+  n += bytes_size(v.secondary) + varint_size(v.headers.size());
   for (const auto& [name, value] : v.headers) n += bytes_size(name) + bytes_size(value);
   n += bytes_size(v.body);
   if (v.media_type) n += bytes_size(*v.media_type);
@@ -254,12 +272,16 @@ void encode_into(const RecordView& v, char* out) noexcept {
   std::uint8_t flags = 0;
   if (v.media_type) flags |= kFlagMediaType;
   if (v.revalidate) flags |= kFlagRevalidate;
+  if (v.vary_index) flags |= kFlagVaryIndex;
   w.fixed(flags);
   w.fixed(v.status);
   w.fixed(v.stored_at);
   w.fixed(v.last_modified);
   w.fixed(v.lifetime);
   w.bytes(v.key);
+  w.varint(v.vary.size());
+  for (std::string_view name : v.vary) w.bytes(name);
+  w.bytes(v.secondary);
   w.varint(v.headers.size());
   for (const auto& [name, value] : v.headers) {
     w.bytes(name);
@@ -287,7 +309,7 @@ std::optional<RecordView> decode(std::string_view data) noexcept {
   if (std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) return std::nullopt;
   if (static_cast<std::uint8_t>(data[4]) != kVersion) return std::nullopt;
   const auto flags = static_cast<std::uint8_t>(data[5]);
-  if ((flags & ~(kFlagMediaType | kFlagRevalidate)) != 0) return std::nullopt;
+  if ((flags & ~(kFlagMediaType | kFlagRevalidate | kFlagVaryIndex)) != 0) return std::nullopt;
 
   const std::size_t covered = data.size() - kChecksumSize;
   std::uint64_t stored = 0;
@@ -299,7 +321,7 @@ std::optional<RecordView> decode(std::string_view data) noexcept {
     RecordView v = decode_fields(in, flags);
     if (!in.ok || in.left != 0) return std::nullopt;  // malformed, or trailing bytes
     return v;
-  } catch (const std::bad_alloc&) {  // at most 2048 small vector slots
+  } catch (const std::bad_alloc&) {  // at most 2304 small vector slots
     return std::nullopt;
   }
 }

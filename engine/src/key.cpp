@@ -145,8 +145,8 @@ void append_escaped(std::string& out, std::string_view component) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
   for (const char ch : component) {
     const auto c = static_cast<unsigned char>(ch);
-    const bool escape = c < 0x20 || c == 0x7F || c == '%' || c == '&' || c == '=' || c == '#' ||
-                        c == '?' || c == ' ';
+    const bool escape = c < 0x20 || c >= 0x7F || c == '%' || c == '&' || c == '=' || c == '#' ||
+                        c == '?' || c == ';' || c == ' ';
     if (escape) {
       out.push_back('%');
       out.push_back(kDigits[c >> 4]);
@@ -157,12 +157,43 @@ void append_escaped(std::string& out, std::string_view component) {
   }
 }
 
-KeySpec::KeySpec(std::vector<QueryParamSpec> params, std::vector<std::string> vary_headers)
-    : params_(std::move(params)) {
-  std::stable_sort(params_.begin(), params_.end(),
+KeySpec::KeySpec(KeyInputs inputs) : inputs_(std::move(inputs)) {
+  std::stable_sort(inputs_.query.begin(), inputs_.query.end(),
                    [](const QueryParamSpec& a, const QueryParamSpec& b) { return a.alias < b.alias; });
-  for (const std::string& raw : vary_headers) http::detail::add_field_name(vary_, raw);
+  std::vector<std::string> headers;
+  for (const std::string& raw : inputs_.headers) http::detail::add_field_name(headers, raw);
+  inputs_.headers = std::move(headers);
+  std::vector<std::string> cookies;
+  for (std::string& name : inputs_.cookies) {
+    if (std::find(cookies.begin(), cookies.end(), name) == cookies.end()) cookies.push_back(std::move(name));
+  }
+  inputs_.cookies = std::move(cookies);
 }
+
+KeySpec::KeySpec(std::vector<QueryParamSpec> params, std::vector<std::string> vary_headers)
+    : KeySpec(KeyInputs{std::move(params), std::move(vary_headers), {}, false, false, false}) {}
+
+namespace {
+
+// One `name=value` (or bare `name`) item of a key section.
+struct SectionWriter {
+  std::string& out;
+  bool first = true;
+
+  void item(std::string_view name, const std::string_view* value) {
+    if (!first) out.push_back('&');
+    first = false;
+    append_escaped(out, name);
+    if (value != nullptr) {
+      out.push_back('=');
+      append_escaped(out, *value);
+    }
+  }
+};
+
+bool is_cookie_field(std::string_view name) { return http::detail::iequals(name, "cookie"); }
+
+}  // namespace
 
 std::string KeySpec::canonical(std::string_view method, std::string_view path, std::string_view raw_query,
                                std::span<const HeaderView> headers) const {
@@ -172,59 +203,126 @@ std::string KeySpec::canonical(std::string_view method, std::string_view path, s
   out.push_back(' ');
   append_escaped(out, path);
 
-  if (!params_.empty()) {
+  if (!inputs_.query.empty() || inputs_.all_query) {
     out.push_back('?');
     const std::vector<QueryItem> query = parse_query(raw_query);
-    bool first = true;
-    const auto emit = [&](const std::string& alias, const std::string* value) {
-      if (!first) out.push_back('&');
-      first = false;
-      append_escaped(out, alias);
-      if (value != nullptr) {
-        out.push_back('=');
-        append_escaped(out, *value);
+    SectionWriter section{out};
+    if (inputs_.all_query) {
+      // Every member, sorted by name (stable: repeated values keep their order).
+      std::vector<const QueryItem*> items;
+      items.reserve(query.size());
+      for (const QueryItem& item : query) items.push_back(&item);
+      std::stable_sort(items.begin(), items.end(),
+                       [](const QueryItem* a, const QueryItem* b) { return a->first < b->first; });
+      for (const QueryItem* item : items) {
+        const std::string_view value = item->second;
+        section.item(item->first, &value);
       }
-    };
-    for (const QueryParamSpec& param : params_) {
+      // Declared defaults still matter when absent: a separate marker keeps
+      // "absent" apart from any present member.
+      out.push_back('?');
+    }
+    SectionWriter declared{out};
+    for (const QueryParamSpec& param : inputs_.query) {
       bool found = false;
       for (const QueryItem& item : query) {
         if (item.first == param.alias) {
-          emit(param.alias, &item.second);
+          const std::string_view value = item.second;
+          declared.item(param.alias, &value);
           found = true;
         }
       }
       if (found) continue;
       if (!param.defaults) {
-        emit(param.alias, nullptr);  // None: the bare alias
+        declared.item(param.alias, nullptr);  // None: the bare alias
       } else {
         // An empty list default emits nothing; no present value looks like
         // that, because a present parameter always emits `alias=`.
-        for (const std::string& value : *param.defaults) emit(param.alias, &value);
+        for (const std::string& value : *param.defaults) {
+          const std::string_view view = value;
+          declared.item(param.alias, &view);
+        }
       }
     }
   }
 
-  if (!vary_.empty()) {
+  if (!inputs_.headers.empty() || inputs_.all_headers) {
     out.push_back('#');
-    std::string joined;
-    for (std::size_t v = 0; v < vary_.size(); ++v) {
-      if (v != 0) out.push_back('&');
-      append_escaped(out, vary_[v]);
-      bool found = false;
-      joined.clear();
+    SectionWriter section{out};
+    if (inputs_.all_headers) {
+      // Every field but Cookie (the cookie section covers it), names folded,
+      // sorted by name with lines in order.
+      std::vector<std::pair<std::string, std::string_view>> fields;
       for (const HeaderView& header : headers) {
-        if (!http::detail::iequals(header.first, vary_[v])) continue;
-        if (found) joined += ", ";
-        joined += header.second;
+        if (!is_cookie_field(header.first)) fields.emplace_back(http::to_lower(header.first), header.second);
+      }
+      std::stable_sort(fields.begin(), fields.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& [name, value] : fields) section.item(name, &value);
+      out.push_back('#');
+    }
+    SectionWriter declared{out};
+    for (const std::string& name : inputs_.headers) {
+      bool found = false;
+      for (const HeaderView& header : headers) {
+        if (!http::detail::iequals(header.first, name)) continue;
+        declared.item(name, &header.second);
         found = true;
       }
-      if (found) {
-        out.push_back('=');
-        append_escaped(out, joined);
+      if (!found) declared.item(name, nullptr);
+    }
+  }
+
+  if (!inputs_.cookies.empty() || inputs_.all_cookies) {
+    out.push_back(';');
+    SectionWriter section{out};
+    if (inputs_.all_cookies) {
+      std::vector<std::pair<std::string_view, std::string_view>> cookies;
+      for (const HeaderView& header : headers) {
+        if (!is_cookie_field(header.first)) continue;
+        for_each_cookie(header.second, [&](std::string_view n, std::string_view v) { cookies.emplace_back(n, v); });
       }
+      std::stable_sort(cookies.begin(), cookies.end(),
+                       [](const auto& a, const auto& b) { return a.first < b.first; });
+      for (const auto& [name, value] : cookies) section.item(name, &value);
+      out.push_back(';');
+    }
+    SectionWriter declared{out};
+    for (const std::string& name : inputs_.cookies) {
+      bool found = false;
+      for (const HeaderView& header : headers) {
+        if (!is_cookie_field(header.first)) continue;
+        for_each_cookie(header.second, [&](std::string_view n, std::string_view v) {
+          if (n != name) return;
+          declared.item(name, &v);
+          found = true;
+        });
+      }
+      if (!found) declared.item(name, nullptr);
     }
   }
   return out;
+}
+
+bool CredentialSpec::carried_by(std::span<const HeaderView> request_headers, std::string_view raw_query) const {
+  for (const HeaderView& header : request_headers) {
+    for (const std::string& name : headers) {
+      if (http::detail::iequals(header.first, name)) return true;
+    }
+    if (!cookies.empty() && is_cookie_field(header.first)) {
+      bool found = false;
+      for_each_cookie(header.second, [&](std::string_view n, std::string_view) {
+        if (std::find(cookies.begin(), cookies.end(), n) != cookies.end()) found = true;
+      });
+      if (found) return true;
+    }
+  }
+  if (!query.empty() && !raw_query.empty()) {
+    for (const QueryItem& item : parse_query(raw_query)) {
+      if (std::find(query.begin(), query.end(), item.first) != query.end()) return true;
+    }
+  }
+  return false;
 }
 
 }  // namespace fcr

@@ -271,6 +271,17 @@ PayloadPtr Store::get(std::uint32_t ns, std::string_view key, Released& released
   return e->value;
 }
 
+PayloadPtr Store::peek(std::uint32_t ns, std::string_view key) {
+  checked_ns(ns, namespace_capacity_);
+  const Digest digest = digest_of(ns, key);
+  Shard& shard = shard_for(digest);
+  const double now = clock_();
+
+  std::lock_guard lock(shard.mutex);
+  Entry* e = shard.find(ns, key, digest);
+  return e == nullptr || e->dead(now) ? nullptr : e->value;
+}
+
 std::size_t Store::erase(std::uint32_t ns, std::string_view key, Released& released) {
   checked_ns(ns, namespace_capacity_);
   const Digest digest = digest_of(ns, key);

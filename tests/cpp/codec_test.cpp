@@ -32,6 +32,8 @@ Record sample() {
   r.last_modified = 1767225600;
   r.lifetime = 60.5;
   r.revalidate = true;
+  r.vary = {"accept-language", "x-tenant"};
+  r.secondary = "accept-language=de&x-tenant";
   r.tags = {"items", "page:2", "\xc3\xa9t\xc3\xa9"};
   return r;
 }
@@ -42,6 +44,9 @@ void expect_same(const Record& a, const Record& b) {
   EXPECT_EQ(a.headers, b.headers);
   EXPECT_EQ(a.body, b.body);
   EXPECT_EQ(a.media_type, b.media_type);
+  EXPECT_EQ(a.vary, b.vary);
+  EXPECT_EQ(a.secondary, b.secondary);
+  EXPECT_EQ(a.vary_index, b.vary_index);
   EXPECT_EQ(std::bit_cast<std::uint64_t>(a.stored_at), std::bit_cast<std::uint64_t>(b.stored_at));
   EXPECT_EQ(a.last_modified, b.last_modified);
   EXPECT_EQ(std::bit_cast<std::uint64_t>(a.lifetime), std::bit_cast<std::uint64_t>(b.lifetime));
@@ -87,7 +92,7 @@ void put_le(std::string& out, T v) {
 }
 
 // The 32-byte fixed prefix.
-std::string prefix(std::uint8_t version = 1, std::uint8_t flags = 0, std::uint16_t status = 200) {
+std::string prefix(std::uint8_t version = 2, std::uint8_t flags = 0, std::uint16_t status = 200) {
   std::string out = "FCRE";
   out.push_back(static_cast<char>(version));
   out.push_back(static_cast<char>(flags));
@@ -110,9 +115,16 @@ std::string resealed(std::string_view encoding) {
 }
 
 // key "k", no headers, body "b", no media type, no tags.
+// An entry without Vary names: no names, an empty secondary key.
+void no_vary(std::string& out) {
+  put_varint(out, 0);
+  put_bytes(out, "");
+}
+
 std::string minimal_fields() {
   std::string out;
   put_bytes(out, "k");
+  no_vary(out);
   put_varint(out, 0);
   put_bytes(out, "b");
   put_varint(out, 0);
@@ -232,8 +244,14 @@ TEST(Codec, LayoutIsTheDocumentedOne) {
   r.lifetime = 2.5;
   r.revalidate = true;
   r.tags = {"g"};
-  std::string expected = prefix(1, 0x03, 200);
+  r.vary = {"accept", "x"};
+  r.secondary = "accept=a";
+  std::string expected = prefix(2, 0x03, 200);
   put_bytes(expected, "k");
+  put_varint(expected, 2);
+  put_bytes(expected, "accept");
+  put_bytes(expected, "x");
+  put_bytes(expected, "accept=a");
   put_varint(expected, 1);
   put_bytes(expected, "a");
   put_bytes(expected, "bc");
@@ -243,7 +261,7 @@ TEST(Codec, LayoutIsTheDocumentedOne) {
   put_bytes(expected, "g");
   expected = sealed(expected);
   EXPECT_EQ(encode(r), expected);
-  EXPECT_EQ(expected.substr(0, 8), "FCRE\x01\x03\xc8\x00"sv);
+  EXPECT_EQ(expected.substr(0, 8), "FCRE\x02\x03\xc8\x00"sv);
   ASSERT_TRUE(decode(expected));
 }
 
@@ -320,26 +338,27 @@ TEST(Codec, RejectsWrongMagic) {
 }
 
 TEST(Codec, RejectsOtherVersions) {
-  for (int version : {0, 2, 3, 0x7F, 0xFF}) {
+  for (int version : {0, 1, 3, 0x7F, 0xFF}) {
     EXPECT_FALSE(decode(sealed(prefix(static_cast<std::uint8_t>(version)) + minimal_fields())))
         << version;
   }
-  EXPECT_TRUE(decode(sealed(prefix(1) + minimal_fields())));
+  EXPECT_TRUE(decode(sealed(prefix(2) + minimal_fields())));
 }
 
 TEST(Codec, RejectsUnknownFlags) {
-  for (int bit = 2; bit < 8; ++bit) {
-    EXPECT_FALSE(decode(sealed(prefix(1, static_cast<std::uint8_t>(1u << bit)) + minimal_fields())));
+  for (int bit = 3; bit < 8; ++bit) {
+    EXPECT_FALSE(decode(sealed(prefix(2, static_cast<std::uint8_t>(1u << bit)) + minimal_fields())));
   }
-  EXPECT_TRUE(decode(sealed(prefix(1, fcr::codec::kFlagRevalidate) + minimal_fields())));
+  EXPECT_TRUE(decode(sealed(prefix(2, fcr::codec::kFlagRevalidate) + minimal_fields())));
+  EXPECT_TRUE(decode(sealed(prefix(2, fcr::codec::kFlagVaryIndex) + minimal_fields()))->vary_index);
   // The media-type flag without a media type: the tag count byte is taken as an
   // empty media type and the count is then missing.
-  EXPECT_FALSE(decode(sealed(prefix(1, fcr::codec::kFlagMediaType) + minimal_fields())));
+  EXPECT_FALSE(decode(sealed(prefix(2, fcr::codec::kFlagMediaType) + minimal_fields())));
 }
 
 TEST(Codec, RejectsStatusOutOfRange) {
   for (int status : {0, 1, 99, 1000, 65535}) {
-    EXPECT_FALSE(decode(sealed(prefix(1, 0, static_cast<std::uint16_t>(status)) + minimal_fields())))
+    EXPECT_FALSE(decode(sealed(prefix(2, 0, static_cast<std::uint16_t>(status)) + minimal_fields())))
         << status;
   }
 }
@@ -350,6 +369,7 @@ TEST(Codec, RejectsHugeLengths) {
     std::string key_len = prefix();
     put_varint(key_len, n);  // the key claims more than is there
     key_len += "k";
+    no_vary(key_len);
     put_varint(key_len, 0);
     put_bytes(key_len, "b");
     put_varint(key_len, 0);
@@ -357,6 +377,7 @@ TEST(Codec, RejectsHugeLengths) {
 
     std::string body_len = prefix();
     put_bytes(body_len, "k");
+    no_vary(body_len);
     put_varint(body_len, 0);
     put_varint(body_len, n);
     body_len += "b";
@@ -373,6 +394,7 @@ TEST(Codec, RejectsOverlongAndNonMinimalVarints) {
                                   "\x81\x00"sv, "\x80\x80\x00"sv}) {
     std::string out = prefix();
     out += varint;  // key length
+    no_vary(out);
     put_varint(out, 0);
     put_bytes(out, "b");
     put_varint(out, 0);
@@ -382,6 +404,7 @@ TEST(Codec, RejectsOverlongAndNonMinimalVarints) {
   std::string out = prefix();
   out += "\x01"sv;
   out += "k";
+  no_vary(out);
   put_varint(out, 0);
   put_bytes(out, "b");
   put_varint(out, 0);
@@ -391,6 +414,7 @@ TEST(Codec, RejectsOverlongAndNonMinimalVarints) {
 TEST(Codec, RejectsTooManyHeadersOrTags) {
   std::string headers = prefix();
   put_bytes(headers, "k");
+  no_vary(headers);
   put_varint(headers, 1025);
   for (int i = 0; i < 1025; ++i) {
     put_bytes(headers, "n");
@@ -402,6 +426,7 @@ TEST(Codec, RejectsTooManyHeadersOrTags) {
 
   std::string tags = prefix();
   put_bytes(tags, "k");
+  no_vary(tags);
   put_varint(tags, 0);
   put_bytes(tags, "b");
   put_varint(tags, 1025);
@@ -411,6 +436,7 @@ TEST(Codec, RejectsTooManyHeadersOrTags) {
   // A count far beyond the data, without the elements.
   std::string huge = prefix();
   put_bytes(huge, "k");
+  no_vary(huge);
   put_varint(huge, ~std::uint64_t{0});
   EXPECT_FALSE(decode(sealed(huge)));
 }
@@ -429,13 +455,15 @@ TEST(Codec, RejectsTextThatIsNotUtf8) {
                                "\xe2\x82"sv}) {
     std::string key = prefix();
     put_bytes(key, bad);
+    no_vary(key);
     put_varint(key, 0);
     put_bytes(key, "b");
     put_varint(key, 0);
     EXPECT_FALSE(decode(sealed(key)));
 
-    std::string media = prefix(1, fcr::codec::kFlagMediaType);
+    std::string media = prefix(2, fcr::codec::kFlagMediaType);
     put_bytes(media, "k");
+    no_vary(media);
     put_varint(media, 0);
     put_bytes(media, "b");
     put_bytes(media, bad);
@@ -444,6 +472,7 @@ TEST(Codec, RejectsTextThatIsNotUtf8) {
 
     std::string tag = prefix();
     put_bytes(tag, "k");
+    no_vary(tag);
     put_varint(tag, 0);
     put_bytes(tag, "b");
     put_varint(tag, 1);

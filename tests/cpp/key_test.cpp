@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -134,8 +135,8 @@ fcr::QueryParamSpec with(std::string alias, std::vector<std::string> defaults) {
 
 TEST(AppendEscaped, EscapesSeparatorsAndControls) {
   std::string out;
-  fcr::append_escaped(out, "a b%c&d=e#f?g\x01h\x7fi\x1f/\xc3\xa9~[]+"sv);
-  EXPECT_EQ(out, "a%20b%25c%26d%3De%23f%3Fg%01h%7Fi%1F/\xc3\xa9~[]+");
+  fcr::append_escaped(out, "a b%c&d=e#f?g\x01h\x7fi\x1f/\xc3\xa9~[]+;"sv);
+  EXPECT_EQ(out, "a%20b%25c%26d%3De%23f%3Fg%01h%7Fi%1F/%C3%A9~[]+%3B");
   out = "x";
   fcr::append_escaped(out, "\0"sv);
   EXPECT_EQ(out, "x%00");
@@ -158,7 +159,7 @@ TEST(KeySpec, ExactFormat) {
   const fcr::KeySpec s = spec({none("q"), with("limit", {"10"}), with("tag", {})}, {"Accept", "X-Missing"});
   const std::vector<fcr::HeaderView> headers = {{"accept", "text/html"}, {"Host", "h"}, {"ACCEPT", "*/*"}};
   EXPECT_EQ(s.canonical("GET", "/a b", "tag=x&tag=y&other=1", headers),
-            "GET /a%20b?limit=10&q&tag=x&tag=y#accept=text/html,%20*/*&x-missing");
+            "GET /a%20b?limit=10&q&tag=x&tag=y#accept=text/html&accept=*/*&x-missing");
   // An empty-list default contributes nothing.
   EXPECT_EQ(s.canonical("GET", "/p", "", {}), "GET /p?limit=10&q#accept&x-missing");
 }
@@ -258,9 +259,12 @@ TEST(KeySpec, VaryHeaderNamesCaseInsensitive) {
   EXPECT_EQ(key(s, "", {{"Accept-Language", "x"}}), "GET /items#accept");
 }
 
-TEST(KeySpec, RepeatedHeaderFieldsJoined) {
+// FastAPI reads the first line of a scalar header parameter, so two lines and
+// one line holding both values may get different responses.
+TEST(KeySpec, RepeatedHeaderFieldsKeptApart) {
   const fcr::KeySpec s = spec({}, {"accept"});
-  EXPECT_EQ(key(s, "", {{"accept", "a"}, {"x", "y"}, {"Accept", "b"}}), key(s, "", {{"accept", "a, b"}}));
+  EXPECT_NE(key(s, "", {{"accept", "a"}, {"x", "y"}, {"Accept", "b"}}), key(s, "", {{"accept", "a, b"}}));
+  EXPECT_EQ(key(s, "", {{"accept", "a"}, {"x", "y"}, {"Accept", "b"}}), "GET /items#accept=a&accept=b");
   EXPECT_NE(key(s, "", {{"accept", "a"}, {"accept", "b"}}), key(s, "", {{"accept", "b"}, {"accept", "a"}}));
 }
 
@@ -288,7 +292,99 @@ TEST(KeySpec, InvalidUtf8DecodesLikePython) {
   const fcr::KeySpec s = spec({none("a")});
   // Both decode to U+FFFD, as Starlette would see them.
   EXPECT_EQ(key(s, "a=%FF"), key(s, "a=%FE"));
-  EXPECT_EQ(key(s, "a=%FF"), "GET /items?a=\xef\xbf\xbd");
+  EXPECT_EQ(key(s, "a=%FF"), "GET /items?a=%EF%BF%BD");
+}
+
+// --- item 9 of "serve right": any byte, always a printable key ---------------
+
+bool printable_ascii(std::string_view key) {
+  return std::all_of(key.begin(), key.end(), [](char c) { return c >= 0x20 && c < 0x7F; });
+}
+
+TEST(KeySpec, AnyBytesGivePrintableAsciiKeys) {
+  const fcr::KeySpec s(fcr::KeyInputs{{none("a")}, {"accept-language"}, {"sid"}, false, false, false});
+  std::string all;
+  for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
+  const std::vector<fcr::HeaderView> headers = {{"accept-language", all}, {"cookie", "sid=" + all}};
+  const std::string k = s.canonical("GET", all, "a=" + all, headers);
+  EXPECT_TRUE(printable_ascii(k)) << k;
+  // Latin-1 and UTF-8 spellings stay apart.
+  EXPECT_NE(key(s, "", {{"accept-language", "caf\xe9"}}), key(s, "", {{"accept-language", "caf\xc3\xa9"}}));
+  EXPECT_EQ(key(s, "", {{"accept-language", "caf\xe9"}}), "GET /items?a#accept-language=caf%E9;sid");
+}
+
+// --- item 2 of "serve right": cookies and every declared input ----------------
+
+fcr::KeySpec cookie_spec(std::vector<std::string> cookies) {
+  return fcr::KeySpec(fcr::KeyInputs{{}, {}, std::move(cookies), false, false, false});
+}
+
+TEST(KeySpec, DeclaredCookiesDistinguish) {
+  const fcr::KeySpec s = cookie_spec({"session"});
+  EXPECT_EQ(key(s, "", {{"cookie", "session=alice"}}), "GET /items;session=alice");
+  EXPECT_NE(key(s, "", {{"cookie", "session=alice"}}), key(s, "", {{"cookie", "session=bob"}}));
+  EXPECT_EQ(key(s, ""), "GET /items;session");  // absent: the bare name
+  EXPECT_NE(key(s, ""), key(s, "", {{"cookie", "session="}}));
+  // Undeclared cookies (analytics) do not fragment the cache.
+  EXPECT_EQ(key(s, "", {{"cookie", "_ga=1; session=alice; theme=dark"}}),
+            key(s, "", {{"Cookie", "session=alice"}}));
+}
+
+TEST(KeySpec, CookiesAreSplitAsStarletteSplitsThem) {
+  const fcr::KeySpec s = cookie_spec({"session"});
+  // str.strip() removes Latin-1 whitespace, NBSP and NEL included: these
+  // chunks are all named "session" for Starlette, so all are in the key.
+  EXPECT_EQ(key(s, "", {{"cookie", " \t session = a \xa0"}}), "GET /items;session=a");
+  EXPECT_NE(key(s, "", {{"cookie", "session=a"}}), key(s, "", {{"cookie", "session=a; \xa0session=b"}}));
+  EXPECT_NE(key(s, "", {{"cookie", "session=a"}}), key(s, "", {{"cookie", "session=a; \x85session=b"}}));
+  // Every Cookie field line counts (Starlette merges them; the last wins).
+  EXPECT_NE(key(s, "", {{"cookie", "session=a"}}), key(s, "", {{"cookie", "session=a"}, {"cookie", "session=b"}}));
+  // A value with '=' or quotes is kept whole.
+  EXPECT_EQ(key(s, "", {{"cookie", "session=\"a=b\""}}), "GET /items;session=\"a%3Db\"");
+  // A chunk without '=' has an empty name.
+  EXPECT_EQ(key(s, "", {{"cookie", "session"}}), "GET /items;session");
+}
+
+TEST(KeySpec, AllOfAPartWhenAModelReadsUndeclaredMembers) {
+  const fcr::KeySpec q(fcr::KeyInputs{{none("a")}, {}, {}, true, false, false});
+  EXPECT_NE(key(q, "a=1"), key(q, "a=1&b=2"));
+  EXPECT_EQ(key(q, "b=2&a=1"), key(q, "a=1&b=2"));
+  EXPECT_EQ(key(q, "a=1&b=2"), "GET /items?a=1&b=2?a=1");
+  const fcr::KeySpec h(fcr::KeyInputs{{}, {}, {}, false, true, false});
+  EXPECT_NE(key(h, "", {{"x-a", "1"}}), key(h, "", {{"x-a", "2"}}));
+  EXPECT_EQ(key(h, "", {{"X-A", "1"}}), key(h, "", {{"x-a", "1"}}));
+  const fcr::KeySpec c(fcr::KeyInputs{{}, {}, {}, false, false, true});
+  EXPECT_NE(key(c, "", {{"cookie", "x=1"}}), key(c, "", {{"cookie", "x=2"}}));
+  EXPECT_NE(key(c, "", {{"cookie", "x=1"}}), key(c, ""));
+}
+
+TEST(KeySpec, SectionsCannotPoseAsEachOther) {
+  const fcr::KeySpec s(fcr::KeyInputs{{none("a")}, {"x"}, {"c"}, false, false, false});
+  EXPECT_NE(key(s, "a=1;c=2"), key(s, "a=1", {{"cookie", "c=2"}}));
+  EXPECT_NE(key(s, "", {{"x", "1;c=2"}}), key(s, "", {{"x", "1"}, {"cookie", "c=2"}}));
+  EXPECT_NE(key(s, "", {{"cookie", "c=1&x=2"}}), key(s, "", {{"cookie", "c=1"}, {"x", "2"}}));
+}
+
+// --- credentials: who must not share ----------------------------------------
+
+TEST(CredentialSpec, HeadersCookiesAndQuery) {
+  const fcr::CredentialSpec none_spec;
+  EXPECT_TRUE(none_spec.empty());
+  EXPECT_FALSE(none_spec.carried_by(std::vector<fcr::HeaderView>{{"authorization", "x"}}, "k=1"));
+
+  fcr::CredentialSpec c;
+  c.headers = {"authorization", "x-key"};
+  c.cookies = {"session"};
+  c.query = {"api_key"};
+  using H = std::vector<fcr::HeaderView>;
+  EXPECT_TRUE(c.carried_by(H{{"Authorization", "Bearer t"}}, ""));
+  EXPECT_TRUE(c.carried_by(H{{"X-KEY", ""}}, ""));  // present, even empty
+  EXPECT_TRUE(c.carried_by(H{{"cookie", "a=1; session=s"}}, ""));
+  EXPECT_TRUE(c.carried_by(H{{"cookie", "a=1; \xa0session =s"}}, ""));
+  EXPECT_FALSE(c.carried_by(H{{"cookie", "a=1; sessionx=s"}}, ""));
+  EXPECT_TRUE(c.carried_by(H{}, "x=1&api%5Fkey=2"));  // decoded as Starlette does
+  EXPECT_TRUE(c.carried_by(H{}, "api_key"));
+  EXPECT_FALSE(c.carried_by(H{{"accept", "x"}}, "apikey=1"));
 }
 
 }  // namespace

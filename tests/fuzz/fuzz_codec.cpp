@@ -37,6 +37,9 @@ void check(std::string_view data) {
   FUZZ_CHECK(fcr::codec::encode(fcr::codec::to_record(*view)) == data);
   FUZZ_CHECK(fcr::fuzz::valid_utf8(view->key));
   for (std::string_view tag : view->tags) FUZZ_CHECK(fcr::fuzz::valid_utf8(tag));
+  for (std::string_view name : view->vary) FUZZ_CHECK(fcr::fuzz::valid_utf8(name));
+  FUZZ_CHECK(fcr::fuzz::valid_utf8(view->secondary));
+  FUZZ_CHECK(view->vary.size() <= fcr::codec::kMaxVaryNames);
   if (view->media_type) FUZZ_CHECK(fcr::fuzz::valid_utf8(*view->media_type));
   FUZZ_CHECK(view->status >= 100 && view->status <= 999);
   FUZZ_CHECK(view->headers.size() <= fcr::codec::kMaxHeaders);
@@ -49,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   check(input);
   check(sealed(std::string(input)));
-  check(sealed(std::string("FCRE\x01", 5) + std::string(input)));
+  check(sealed(std::string("FCRE\x02", 5) + std::string(input)));
   // A single-byte flip of an accepted input is always rejected (checksum).
   if (fcr::codec::decode(input) && size > 0) {
     std::string flipped(input);

@@ -3,18 +3,22 @@
 // decode() checks every length against the bytes that remain, never throws and
 // never reads outside its input; anything malformed is simply not an entry.
 //
-// Format, version 1 (all fixed-width numbers little-endian, copied with memcpy):
+// Format, version 2 (all fixed-width numbers little-endian, copied with memcpy):
 //
 //   offset  size  field
 //   0       4     magic "FCRE"
-//   4       1     version = 1
-//   5       1     flags: bit 0 = media type present, bit 1 = revalidate;
-//                 the other bits must be zero
+//   4       1     version = 2
+//   5       1     flags: bit 0 = media type present, bit 1 = revalidate,
+//                 bit 2 = vary index (not a response: the Vary names under
+//                 which the variants of `key` are stored); the other bits
+//                 must be zero
 //   6       2     status (u16, 100..999)
 //   8       8     stored_at (IEEE-754 binary64 bit pattern)
 //   16      8     last_modified (i64, two's complement)
 //   24      8     lifetime (IEEE-754 binary64 bit pattern)
 //   32      ...   key            : str
+//                 vary count     : varint (<= kMaxVaryNames), then each name : str
+//                 secondary key  : str (the request's values of those names)
 //                 header count   : varint (<= kMaxHeaders),
 //                 then per field : name bytes, value bytes
 //                 body           : bytes
@@ -46,9 +50,11 @@
 namespace fcr::codec {
 
 inline constexpr char kMagic[4] = {'F', 'C', 'R', 'E'};
-inline constexpr std::uint8_t kVersion = 1;
+inline constexpr std::uint8_t kVersion = 2;
 inline constexpr std::uint8_t kFlagMediaType = 0x01;
 inline constexpr std::uint8_t kFlagRevalidate = 0x02;
+inline constexpr std::uint8_t kFlagVaryIndex = 0x04;
+inline constexpr std::size_t kMaxVaryNames = 256;
 inline constexpr std::size_t kMaxHeaders = 1024;
 inline constexpr std::size_t kMaxTags = 1024;
 inline constexpr std::size_t kMaxVarintBytes = 10;
@@ -66,6 +72,9 @@ struct Record {
   std::int64_t last_modified = 0;
   double lifetime = 0;
   bool revalidate = false;
+  bool vary_index = false;
+  std::vector<std::string> vary;  // the Vary names the secondary key is made of
+  std::string secondary;
   std::vector<std::string> tags;
 };
 
@@ -82,6 +91,9 @@ struct RecordView {
   std::int64_t last_modified = 0;
   double lifetime = 0;
   bool revalidate = false;
+  bool vary_index = false;
+  std::vector<std::string_view> vary;
+  std::string_view secondary;
   std::vector<std::string_view> tags;
 };
 
@@ -89,7 +101,8 @@ RecordView to_view(const Record& record);
 Record to_record(const RecordView& view);
 
 // Why `view` cannot be encoded (a record decode() would reject: status out of
-// range, too many headers or tags, key/media type/tag not UTF-8), or nullptr
+// range, too many headers, Vary names or tags, key/media type/tag/Vary name/
+// secondary key not UTF-8), or nullptr
 // when it can.
 const char* invalid_reason(const RecordView& view) noexcept;
 
@@ -105,7 +118,7 @@ void encode_into(const RecordView& view, char* out) noexcept;
 std::string encode(const Record& record);
 
 // The record encoded in `data` with views into `data`, or nullopt when `data`
-// is not exactly one well-formed version-1 encoding with a matching checksum.
+// is not exactly one well-formed version-2 encoding with a matching checksum.
 std::optional<RecordView> decode(std::string_view data) noexcept;
 
 // Well-formed UTF-8 (RFC 3629), as Python's strict decoder accepts it.

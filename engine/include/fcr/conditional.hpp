@@ -35,6 +35,12 @@ bool is_not_modified(std::string_view method, std::string_view if_none_match,
                      bool has_if_none_match, std::string_view if_modified_since,
                      std::string_view etag, std::int64_t last_modified, std::int64_t now_epoch);
 
+// Whether a stored response with this status may answer a request that
+// carries Range: only a complete 200 (a server may ignore Range and send the
+// whole representation, RFC 9110 section 14.2; any other stored status is not
+// known to be the whole resource).
+constexpr bool answers_range_request(int status) noexcept { return status == 200; }
+
 // Age in whole seconds (RFC 9111 section 4.2.3) for an entry stored at
 // `stored_at`, never negative.
 std::int64_t age_seconds(double stored_at, double now) noexcept;

@@ -90,6 +90,11 @@ class Store {
   // misses). Verifies the full canonical key, so a digest collision is a miss.
   PayloadPtr get(std::uint32_t ns, std::string_view key, Released& released);
 
+  // The live payload for a key like get(), but without counting a hit or a
+  // miss or telling the eviction policy: for callers that read, then put a
+  // payload derived from it (adding a Vary variant).
+  PayloadPtr peek(std::uint32_t ns, std::string_view key);
+
   // Removes one key; returns 1 if a live entry was removed, else 0.
   std::size_t erase(std::uint32_t ns, std::string_view key, Released& released);
 
