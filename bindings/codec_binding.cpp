@@ -41,7 +41,8 @@ nb::tuple as_tuple(nb::handle seq, const char* what) {
 nb::bytes encode_response(std::string_view key, int status, nb::handle headers, nb::bytes body,
                           std::optional<std::string_view> media_type, double stored_at,
                           std::int64_t last_modified, double lifetime, bool revalidate,
-                          nb::handle tags) {
+                          nb::handle tags, nb::handle vary, std::string_view secondary,
+                          bool vary_index) {
   if (status < 100 || status > 999) throw nb::value_error("status must be an HTTP status code");
   constexpr const char* kHeadersType = "headers must be a sequence of (bytes, bytes) pairs";
   constexpr const char* kTagsType = "tags must be a sequence of str";
@@ -55,6 +56,8 @@ nb::bytes encode_response(std::string_view key, int status, nb::handle headers, 
   view.last_modified = last_modified;
   view.lifetime = lifetime;
   view.revalidate = revalidate;
+  view.vary_index = vary_index;
+  view.secondary = secondary;
 
   // Everything the views point into, kept alive until the end of the call.
   nb::tuple header_items = as_tuple(headers, kHeadersType);
@@ -82,6 +85,11 @@ nb::bytes encode_response(std::string_view key, int status, nb::handle headers, 
   if (tag_count > codec::kMaxTags) throw nb::value_error("too many tags (at most 1024)");
   view.tags.reserve(tag_count);
   for (nb::handle tag : tag_items) view.tags.push_back(str_view(tag.ptr(), "tags must be str"));
+
+  constexpr const char* kVaryType = "vary must be a sequence of str";
+  nb::tuple vary_items = as_tuple(vary, kVaryType);
+  if (nb::len(vary_items) > codec::kMaxVaryNames) throw nb::value_error("too many Vary names (at most 256)");
+  for (nb::handle name : vary_items) view.vary.push_back(str_view(name.ptr(), kVaryType));
 
   if (const char* reason = codec::invalid_reason(view)) throw nb::value_error(reason);
   const std::size_t size = codec::encoded_size(view);
@@ -113,7 +121,8 @@ nb::str str_of(std::string_view s) {  // the codec has checked it is UTF-8
   return nb::steal<nb::str>(obj);
 }
 
-nb::object decode_response(nb::bytes data, std::string_view key) {
+nb::object decode_response(nb::bytes data, std::string_view key,
+                           std::optional<std::string_view> secondary) {
   const std::string_view raw(data.c_str(), data.size());
   std::optional<codec::RecordView> view;
   if (raw.size() > kReleaseGilAbove) {
@@ -122,8 +131,10 @@ nb::object decode_response(nb::bytes data, std::string_view key) {
   } else {
     view = codec::decode(raw);
   }
-  // Malformed, foreign, or another key's entry under a colliding digest.
+  // Malformed, foreign, or another key's entry under a colliding digest; or
+  // the variant of another request (the secondary keys differ).
   if (!view || view->key != key) return nb::none();
+  if (secondary && !view->vary_index && view->secondary != *secondary) return nb::none();
 
   nb::object headers = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(view->headers.size())));
   if (!headers.is_valid()) throw nb::python_error();
@@ -156,8 +167,16 @@ nb::object decode_response(nb::bytes data, std::string_view key) {
     PyTuple_SET_ITEM(tags.ptr(), i++, str_of(tag).release().ptr());
   }
 
+  nb::object vary = nb::steal(PyTuple_New(static_cast<Py_ssize_t>(view->vary.size())));
+  if (!vary.is_valid()) throw nb::python_error();
+  i = 0;
+  for (std::string_view name : view->vary) {
+    PyTuple_SET_ITEM(vary.ptr(), i++, str_of(name).release().ptr());
+  }
+
   return nb::make_tuple(view->status, headers, body, media_type, view->stored_at,
-                        view->last_modified, view->lifetime, view->revalidate, tags);
+                        view->last_modified, view->lifetime, view->revalidate, tags, vary,
+                        str_of(view->secondary), view->vary_index);
 }
 
 }  // namespace
@@ -166,21 +185,28 @@ void bind_codec(nb::module_& m) {
   m.def("encode_response", &encode_response, nb::arg("key"), nb::arg("status"),
         nb::arg("headers"), nb::arg("body"), nb::arg("media_type").none(), nb::arg("stored_at"),
         nb::arg("last_modified"), nb::arg("lifetime"), nb::arg("revalidate"),
-        nb::arg("tags") = nb::tuple(),
+        nb::arg("tags") = nb::tuple(), nb::arg("vary") = nb::tuple(), nb::arg("secondary") = "",
+        nb::arg("vary_index") = false,
         nb::sig("def encode_response(key: str, status: int, "
                 "headers: collections.abc.Sequence[tuple[bytes, bytes]], body: bytes, "
                 "media_type: str | None, stored_at: float, last_modified: int, lifetime: float, "
-                "revalidate: bool, tags: collections.abc.Sequence[str] = ()) -> bytes"),
-        "A response in the versioned binary entry format of shared stores. Raises "
-        "ValueError for what could not be decoded back (status outside 100..999, more "
-        "than 1024 header fields or tags).");
+                "revalidate: bool, tags: collections.abc.Sequence[str] = (), "
+                "vary: collections.abc.Sequence[str] = (), secondary: str = '', "
+                "vary_index: bool = False) -> bytes"),
+        "A response in the versioned binary entry format of shared stores; `vary` and "
+        "`secondary` make it the variant of `key` for one request (RFC 9111 section 4.1); "
+        "`vary_index` marks a record that only names the Vary fields of `key`'s variants. "
+        "Raises ValueError for what could not be decoded back (status outside 100..999, "
+        "more than 1024 header fields or tags, more than 256 Vary names).");
   m.def("decode_response", &decode_response, nb::arg("data"), nb::arg("key"),
-        nb::sig("def decode_response(data: bytes, key: str) -> tuple[int, "
-                "tuple[tuple[bytes, bytes], ...], bytes, str | None, float, int, float, bool, "
-                "tuple[str, ...]] | None"),
+        nb::arg("secondary").none() = nb::none(),
+        nb::sig("def decode_response(data: bytes, key: str, secondary: str | None = None) -> "
+                "tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, float, int, "
+                "float, bool, tuple[str, ...], tuple[str, ...], str, bool] | None"),
         "(status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, "
-        "tags) of an entry encoded by encode_response() for `key`; None when `data` is "
-        "malformed, corrupt, of another format version, or stored for another key.");
+        "tags, vary, secondary, vary_index) of an entry encoded by encode_response() for "
+        "`key`; None when `data` is malformed, corrupt, of another format version, stored "
+        "for another key, or (with `secondary`) a variant for another request.");
 }
 
 }  // namespace fcr::py

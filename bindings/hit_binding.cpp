@@ -24,7 +24,7 @@ namespace {
 
 // Request fields the hit path reads; repeated fields are one list (RFC 9110 5.3).
 struct RequestFacts {
-  bool authorization = false;
+  bool range = false;
   std::optional<std::string> if_none_match;
   std::optional<std::string> if_modified_since;
   std::optional<std::string> cache_control;
@@ -54,8 +54,8 @@ bool is_field(std::string_view name, std::string_view lower) {
 RequestFacts scan(const std::vector<HeaderView>& headers) {
   RequestFacts facts;
   for (const auto& [name, value] : headers) {
-    if (is_field(name, "authorization")) {
-      facts.authorization = true;
+    if (is_field(name, "range")) {
+      facts.range = true;
     } else if (is_field(name, "if-none-match")) {
       append_field(facts.if_none_match, value);
     } else if (is_field(name, "if-modified-since")) {
@@ -167,14 +167,14 @@ nb::object replay_fields(int status, nb::tuple headers, nb::bytes body, std::str
 
 class HitPath {
  public:
-  HitPath(nb::object store, std::uint32_t ns, const KeySpec& spec, nb::tuple hit_header,
-          bool allow_authorization, bool honor_request_cache_control, std::size_t max_key_length)
+  HitPath(nb::object store, std::uint32_t ns, const KeySpec& spec, const CredentialSpec& credentials,
+          nb::tuple hit_header, bool honor_request_cache_control, std::size_t max_key_length)
       : store_owner_(std::move(store)),
         store_(nb::cast<PyStore&>(store_owner_)),
         ns_(ns),
         spec_(spec),
+        credentials_(credentials),
         hit_header_(std::move(hit_header)),
-        allow_authorization_(allow_authorization),
         honor_request_cache_control_(honor_request_cache_control),
         max_key_length_(max_key_length) {}
 
@@ -183,8 +183,8 @@ class HitPath {
   nb::object answer(nb::dict scope, double now) {
     PyObject* s = scope.ptr();
     const std::vector<HeaderView> headers = header_views(scope_item(s, "headers"));
+    if (credentials_.carried_by(headers, scope_query(s))) return nb::none();
     const RequestFacts facts = scan(headers);
-    if (facts.authorization && !allow_authorization_) return nb::none();
     const std::string_view method = str_view(scope_item(s, "method"), "scope['method'] must be str");
     const bool head = method == "HEAD";
     const std::string key = canonical_key(spec_, s, head ? "GET" : "", &headers);
@@ -195,18 +195,35 @@ class HitPath {
             .bypass_lookup) {
       return nb::none();
     }
-    nb::object hit = lookup(key, method, facts.if_none_match, facts.if_modified_since, head, now);
+    nb::object hit = find(key, method, facts.if_none_match, facts.if_modified_since, head, now,
+                          &headers, facts.range);
     if (hit.is_none()) return nb::str(key.data(), key.size());
     return hit;
   }
 
-  // The route's path, the key being known: a (status, headers, body) hit or None.
+  // The route's path, the key being known: a (status, headers, body) hit or
+  // None. `headers` (the request's fields) select among Vary'd variants.
   nb::object lookup(std::string_view key, std::string_view method,
                     const std::optional<std::string>& if_none_match,
-                    const std::optional<std::string>& if_modified_since, bool head, double now) {
+                    const std::optional<std::string>& if_modified_since, bool head, double now,
+                    nb::handle headers, bool range) {
+    std::vector<HeaderView> views;
+    if (!headers.is_none()) views = header_views(headers.ptr());
+    return find(key, method, if_none_match, if_modified_since, head, now, &views, range);
+  }
+
+ private:
+  nb::object find(std::string_view key, std::string_view method,
+                  const std::optional<std::string>& if_none_match,
+                  const std::optional<std::string>& if_modified_since, bool head, double now,
+                  const std::vector<HeaderView>* headers, bool range) {
     PayloadPtr found = store_.get(ns_, key);
-    auto* entry = dynamic_cast<const ResponsePayload*>(found.get());
+    const ResponsePayload* entry = response_for(found, headers, now);
     if (!entry || entry->revalidate) return nb::none();
+    // A Range request is answered only from a complete 200 (a stored 206 or
+    // other status is never the whole resource; RFC 9110 section 14.2 lets
+    // the full 200 answer a Range request).
+    if (range && !http::answers_range_request(entry->status)) return nb::none();
     Stored stored;
     stored.status = entry->status;
     stored.headers = entry->headers.ptr();
@@ -219,13 +236,12 @@ class HitPath {
     return replay_stored(stored, method, if_none_match, if_modified_since, head, now, hit_header_);
   }
 
- private:
   nb::object store_owner_;
   PyStore& store_;
   std::uint32_t ns_;
   KeySpec spec_;
+  CredentialSpec credentials_;
   nb::object hit_header_;
-  bool allow_authorization_;
   bool honor_request_cache_control_;
   std::size_t max_key_length_;
 };
@@ -235,24 +251,26 @@ class HitPath {
 void bind_hit(nb::module_& m) {
   nb::class_<HitPath>(m, "HitPath",
                       "Answers hits of one route from the native store in a single call.")
-      .def(nb::init<nb::object, std::uint32_t, const KeySpec&, nb::tuple, bool, bool, std::size_t>(),
-           nb::arg("store"), nb::arg("ns"), nb::arg("key_spec"), nb::arg("hit_header"),
-           nb::arg("allow_authorization"), nb::arg("honor_request_cache_control"),
+      .def(nb::init<nb::object, std::uint32_t, const KeySpec&, const CredentialSpec&, nb::tuple, bool,
+                    std::size_t>(),
+           nb::arg("store"), nb::arg("ns"), nb::arg("key_spec"), nb::arg("credentials"),
+           nb::arg("hit_header"), nb::arg("honor_request_cache_control"),
            nb::arg("max_key_length"),
            nb::sig("def __init__(self, store: Store, ns: int, key_spec: KeySpec, "
-                   "hit_header: tuple[bytes, bytes], allow_authorization: bool, "
+                   "credentials: CredentialSpec, hit_header: tuple[bytes, bytes], "
                    "honor_request_cache_control: bool, max_key_length: int) -> None"))
       .def("answer", &HitPath::answer, nb::arg("scope"), nb::arg("now"),
            nb::sig("def answer(self, scope: collections.abc.MutableMapping[str, typing.Any], "
                    "now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None"),
            "A hit as (status, headers, body); the key (str) on a miss; None when the "
-           "route must decide (Authorization, key length, request directives).")
+           "route must decide (credentials, key length, request directives).")
       .def("lookup", &HitPath::lookup, nb::arg("key"), nb::arg("method"),
            nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(), nb::arg("head"),
-           nb::arg("now"),
+           nb::arg("now"), nb::arg("headers").none(), nb::arg("range"),
            nb::sig("def lookup(self, key: str, method: str, if_none_match: str | None, "
-                   "if_modified_since: str | None, head: bool, now: float) -> "
-                   "tuple[int, list[tuple[bytes, bytes]], bytes] | None"),
+                   "if_modified_since: str | None, head: bool, now: float, "
+                   "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None, "
+                   "range: bool) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None"),
            "A hit as (status, headers, body) for a known key, or None.");
   m.def("replay", &replay_fields, nb::arg("status"), nb::arg("headers"), nb::arg("body"),
         nb::arg("etag"), nb::arg("last_modified"), nb::arg("stored_at"), nb::arg("method"),

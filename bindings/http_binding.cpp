@@ -6,7 +6,10 @@
 #include <nanobind/stl/vector.h>
 
 #include "bindings.hpp"
+#include "fcr/conditional.hpp"
 #include "fcr/http.hpp"
+#include "fcr/vary.hpp"
+#include "scope.hpp"
 
 namespace nb = nanobind;
 
@@ -29,6 +32,18 @@ std::pair<bool, std::vector<std::string>> vary_of(std::string_view value) {
   return {v.star, std::move(v.names)};
 }
 
+std::string secondary_of(std::vector<std::string> names, nb::handle headers) {
+  std::vector<HeaderView> views = header_views(headers.ptr());
+  return vary::secondary_key(names, views);
+}
+
+std::pair<bool, std::vector<std::string>> secondary_names_of(std::vector<std::string> vary_lines,
+                                                            std::vector<std::string> in_primary_key) {
+  std::vector<std::string_view> lines(vary_lines.begin(), vary_lines.end());
+  vary::SecondaryNames names = vary::secondary_names(lines, in_primary_key);
+  return {names.star, std::move(names.names)};
+}
+
 }  // namespace
 
 void bind_http(nb::module_& m) {
@@ -40,6 +55,15 @@ void bind_http(nb::module_& m) {
         "(star, names): a Vary value's names lower-cased and de-duplicated.");
   m.def("merge_vary", &http::merge_vary, nb::arg("existing"), nb::arg("extra"),
         "Merge names into a Vary value; '' when nothing is to be sent.");
+  m.def("answers_range_request", &http::answers_range_request, nb::arg("status"),
+        "Whether a stored response with this status may answer a Range request (a 200).");
+  m.def("secondary_names", &secondary_names_of, nb::arg("vary_lines"), nb::arg("in_primary_key"),
+        "(star, names) of a response's Vary field lines: the names a stored response must "
+        "be matched on (lower-cased, de-duplicated), minus those already in the primary key.");
+  m.def("secondary_key", &secondary_of, nb::arg("names"), nb::arg("headers"),
+        nb::sig("def secondary_key(names: collections.abc.Sequence[str], "
+                "headers: collections.abc.Sequence[tuple[bytes, bytes]]) -> str"),
+        "The normalised values of `names` in request header fields (RFC 9111 section 4.1).");
 }
 
 }  // namespace fcr::py

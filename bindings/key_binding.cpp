@@ -12,6 +12,7 @@
 
 #include "bindings.hpp"
 #include "fcr/hash.hpp"
+#include "fcr/http.hpp"
 #include "fcr/key.hpp"
 #include "scope.hpp"
 
@@ -65,14 +66,34 @@ std::vector<HeaderView> header_views(PyObject* headers) {
   return views;
 }
 
+std::string_view any_str_view(PyObject* obj, const char* what, nb::object& holder) {
+  if (!PyUnicode_Check(obj)) throw nb::type_error(what);
+  Py_ssize_t size = 0;
+  const char* data = PyUnicode_AsUTF8AndSize(obj, &size);
+  if (data) return {data, static_cast<std::size_t>(size)};
+  // Lone surrogates (a path an ASGI server decoded with surrogateescape, or
+  // built by hand) have no UTF-8 form: take their bytes as surrogatepass
+  // writes them. No valid UTF-8 text has those bytes, so no key collides.
+  PyErr_Clear();
+  holder = nb::steal(PyUnicode_AsEncodedString(obj, "utf-8", "surrogatepass"));
+  if (!holder.is_valid()) throw nb::python_error();
+  return bytes_view(holder.ptr(), what);
+}
+
+std::string_view scope_query(PyObject* scope) {
+  PyObject* query_obj = PyDict_GetItemString(scope, "query_string");
+  return query_obj ? bytes_view(query_obj, "scope['query_string'] must be bytes") : std::string_view{};
+}
+
 std::string canonical_key(const KeySpec& spec, PyObject* scope, std::string_view method,
                           const std::vector<HeaderView>* headers) {
-  if (method.empty()) method = str_view(scope_item(scope, "method"), "scope['method'] must be str");
-  std::string_view path = str_view(scope_item(scope, "path"), "scope['path'] must be str");
-  PyObject* query_obj = PyDict_GetItemString(scope, "query_string");
-  std::string_view query =
-      query_obj ? bytes_view(query_obj, "scope['query_string'] must be bytes") : std::string_view{};
-  if (spec.vary_headers().empty()) return spec.canonical(method, path, query, {});
+  nb::object method_holder, path_holder;
+  if (method.empty()) {
+    method = any_str_view(scope_item(scope, "method"), "scope['method'] must be str", method_holder);
+  }
+  const std::string_view path = any_str_view(scope_item(scope, "path"), "scope['path'] must be str", path_holder);
+  const std::string_view query = scope_query(scope);
+  if (!spec.reads_headers()) return spec.canonical(method, path, query, {});
   if (headers) return spec.canonical(method, path, query, *headers);
   std::vector<HeaderView> views = header_views(scope_item(scope, "headers"));
   return spec.canonical(method, path, query, views);
@@ -85,10 +106,35 @@ std::string canonical_from_scope(const KeySpec& spec, nb::dict scope,
   return canonical_key(spec, scope.ptr(), method_override.value_or(std::string_view{}), nullptr);
 }
 
-std::string canonical_from_parts(const KeySpec& spec, std::string_view method,
-                                 std::string_view path, nb::bytes query, nb::handle headers) {
+std::string canonical_from_parts(const KeySpec& spec, nb::handle method, nb::handle path,
+                                 nb::bytes query, nb::handle headers) {
+  nb::object method_holder, path_holder;
+  const std::string_view m = any_str_view(method.ptr(), "method must be str", method_holder);
+  const std::string_view p = any_str_view(path.ptr(), "path must be str", path_holder);
   std::vector<HeaderView> views = header_views(headers.ptr());
-  return spec.canonical(method, path, {query.c_str(), query.size()}, views);
+  return spec.canonical(m, p, {query.c_str(), query.size()}, views);
+}
+
+KeySpec make_key_spec(std::vector<QueryParamSpec> params, std::vector<std::string> headers,
+                      std::vector<std::string> cookies, bool all_query, bool all_headers,
+                      bool all_cookies) {
+  return KeySpec(KeyInputs{std::move(params), std::move(headers), std::move(cookies), all_query,
+                           all_headers, all_cookies});
+}
+
+CredentialSpec make_credentials(std::vector<std::string> headers, std::vector<std::string> cookies,
+                                std::vector<std::string> query) {
+  CredentialSpec spec;
+  for (const std::string& name : headers) spec.headers.push_back(http::to_lower(name));
+  spec.cookies = std::move(cookies);
+  spec.query = std::move(query);
+  return spec;
+}
+
+bool carried_in_scope(const CredentialSpec& spec, nb::dict scope) {
+  if (spec.empty()) return false;
+  std::vector<HeaderView> views = header_views(scope_item(scope.ptr(), "headers"));
+  return spec.carried_by(views, scope_query(scope.ptr()));
 }
 
 std::vector<QueryItem> parse_query_bytes(nb::bytes raw) {
@@ -107,8 +153,20 @@ void bind_key(nb::module_& m) {
       .def_ro("defaults", &QueryParamSpec::defaults);
 
   nb::class_<KeySpec>(m, "KeySpec", "Canonical-key builder for one route.")
-      .def(nb::init<std::vector<QueryParamSpec>, std::vector<std::string>>(), nb::arg("params"),
-           nb::arg("vary_headers"))
+      .def("__init__",
+           [](KeySpec* self, std::vector<QueryParamSpec> params, std::vector<std::string> headers,
+              std::vector<std::string> cookies, bool all_query, bool all_headers, bool all_cookies) {
+             new (self) KeySpec(make_key_spec(std::move(params), std::move(headers),
+                                              std::move(cookies), all_query, all_headers,
+                                              all_cookies));
+           },
+           nb::arg("params"), nb::arg("vary_headers"), nb::arg("cookies") = std::vector<std::string>{},
+           nb::arg("all_query") = false, nb::arg("all_headers") = false,
+           nb::arg("all_cookies") = false,
+           "`params`: declared query parameters; `vary_headers`: header names in the key "
+           "(declared header parameters and the route's vary_headers); `cookies`: declared "
+           "cookie names; `all_*`: every member of that part (a parameter model that reads "
+           "undeclared members).")
       .def("from_scope", &canonical_from_scope, nb::arg("scope"),
            nb::arg("method") = nb::none(),
            nb::sig("def from_scope(self, scope: collections.abc.MutableMapping[str, typing.Any], "
@@ -117,9 +175,31 @@ void bind_key(nb::module_& m) {
            "replaces the scope's (HEAD is answered from the GET entry).")
       .def("canonical", &canonical_from_parts, nb::arg("method"), nb::arg("path"),
            nb::arg("query_string"), nb::arg("headers"),
+           nb::sig("def canonical(self, method: str, path: str, query_string: bytes, "
+                   "headers: collections.abc.Sequence[tuple[bytes, bytes]]) -> str"),
            "Canonical key from request parts (headers: sequence of (bytes, bytes)).")
       .def_prop_ro("params", &KeySpec::params)
-      .def_prop_ro("vary_headers", &KeySpec::vary_headers);
+      .def_prop_ro("vary_headers", &KeySpec::vary_headers)
+      .def_prop_ro("cookies", &KeySpec::cookies);
+
+  nb::class_<CredentialSpec>(m, "CredentialSpec",
+                             "Credentials whose presence sends a request past the cache.")
+      .def("__init__",
+           [](CredentialSpec* self, std::vector<std::string> headers,
+              std::vector<std::string> cookies, std::vector<std::string> query) {
+             new (self) CredentialSpec(
+                 make_credentials(std::move(headers), std::move(cookies), std::move(query)));
+           },
+           nb::arg("headers") = std::vector<std::string>{},
+           nb::arg("cookies") = std::vector<std::string>{},
+           nb::arg("query") = std::vector<std::string>{})
+      .def("carried_by", &carried_in_scope, nb::arg("scope"),
+           nb::sig("def carried_by(self, scope: collections.abc.MutableMapping[str, typing.Any]) "
+                   "-> bool"),
+           "Whether the request of an ASGI scope carries one of the credentials.")
+      .def_prop_ro("headers", [](const CredentialSpec& c) { return c.headers; })
+      .def_prop_ro("cookies", [](const CredentialSpec& c) { return c.cookies; })
+      .def_prop_ro("query", [](const CredentialSpec& c) { return c.query; });
 
   m.def(
       "key_digest",

@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "fcr/key.hpp"
 #include "fcr/store.hpp"
 
 namespace fcr::py {
@@ -32,6 +34,15 @@ struct ResponsePayload final : Payload {
   std::uint16_t status = 200;
   bool revalidate = false;
 };
+
+// The stored response answering a request: the payload itself, or the variant
+// of a Vary'd set that the request's header fields select (nullptr: none).
+// `headers` is only read for a variant set.
+const ResponsePayload* response_for(const PayloadPtr& found, const std::vector<HeaderView>* headers,
+                                    double now);
+
+// Wall-clock seconds (what Python's time.time() returns).
+double wall_clock_now() noexcept;
 
 // Throws TypeError unless `headers` is a tuple of (bytes, bytes) tuples: the
 // hit path reads stored header fields without further checks.

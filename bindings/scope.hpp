@@ -13,6 +13,13 @@ namespace fcr::py {
 std::string_view str_view(PyObject* obj, const char* what);
 std::string_view bytes_view(PyObject* obj, const char* what);
 
+// A str's UTF-8 bytes; a str holding lone surrogates is encoded with
+// surrogatepass into `holder`, whose bytes the view then points into.
+std::string_view any_str_view(PyObject* obj, const char* what, nanobind::object& holder);
+
+// scope['query_string'], empty when absent.
+std::string_view scope_query(PyObject* scope);
+
 // A required scope item (borrowed reference).
 PyObject* scope_item(PyObject* scope, const char* name);
 

@@ -4,11 +4,17 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/vector.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
 #include "bindings.hpp"
+#include "fcr/vary.hpp"
 #include "py_store.hpp"
+#include "scope.hpp"
 
 namespace nb = nanobind;
 
@@ -47,6 +53,22 @@ PayloadPtr PyStore::get(std::uint32_t ns, std::string_view key) {
   return store_.get(ns, key, released);
 }
 
+double wall_clock_now() noexcept {
+  using namespace std::chrono;
+  return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+const ResponsePayload* response_for(const PayloadPtr& found, const std::vector<HeaderView>* headers,
+                                    double now) {
+  const Payload* payload = found.get();
+  if (auto* set = dynamic_cast<const vary::VariantSet*>(payload)) {
+    const std::vector<HeaderView> none;
+    const vary::Variant* chosen = set->select(headers ? *headers : none, now);
+    payload = chosen ? chosen->value.get() : nullptr;
+  }
+  return dynamic_cast<const ResponsePayload*>(payload);
+}
+
 void require_header_fields(nb::handle headers) {
   bool ok = PyTuple_Check(headers.ptr());
   for (Py_ssize_t i = 0; ok && i < PyTuple_GET_SIZE(headers.ptr()); ++i) {
@@ -65,10 +87,11 @@ nb::object get_object(PyStore& store, std::uint32_t ns, std::string_view key) {
   return object ? object->value : nb::none();
 }
 
-bool put_response(PyStore& store, std::uint32_t ns, std::string_view key, int status,
-                  nb::tuple headers, nb::bytes body, nb::object media_type, std::string etag,
-                  std::size_t etag_index, double stored_at, std::int64_t last_modified, double lifetime, bool revalidate,
-                  std::size_t charge, double ttl) {
+std::shared_ptr<ResponsePayload> response_payload(int status, nb::tuple headers, nb::bytes body,
+                                                  nb::object media_type, std::string etag,
+                                                  std::size_t etag_index, double stored_at,
+                                                  std::int64_t last_modified, double lifetime,
+                                                  bool revalidate) {
   if (status < 100 || status > 999) throw nb::value_error("status must be an HTTP status code");
   const std::size_t headers_size = nb::len(headers);
   if (headers_size > 1000) throw nb::value_error("too many header fields");
@@ -84,13 +107,54 @@ bool put_response(PyStore& store, std::uint32_t ns, std::string_view key, int st
   payload->lifetime = lifetime;
   payload->status = static_cast<std::uint16_t>(status);
   payload->revalidate = revalidate;
+  return payload;
+}
+
+bool put_response(PyStore& store, std::uint32_t ns, std::string_view key, int status,
+                  nb::tuple headers, nb::bytes body, nb::object media_type, std::string etag,
+                  std::size_t etag_index, double stored_at, std::int64_t last_modified,
+                  double lifetime, bool revalidate, std::size_t charge, double ttl) {
+  auto payload = response_payload(status, std::move(headers), std::move(body), std::move(media_type),
+                                  std::move(etag), etag_index, stored_at, last_modified, lifetime,
+                                  revalidate);
   return store.put(ns, key, std::move(payload), charge, ttl);
 }
 
+// Adds a response to the variants of `key` that answer `names` (RFC 9111
+// section 4.1). Read, derive, put: two puts racing on one key may lose one
+// variant (a later miss), never mix up two. Returns (stored, variants dropped
+// by the bound).
+std::pair<bool, std::size_t> put_variant(PyStore& store, std::uint32_t ns, std::string_view key,
+                                         std::vector<std::string> names, std::string secondary,
+                                         int status, nb::tuple headers, nb::bytes body,
+                                         nb::object media_type, std::string etag,
+                                         std::size_t etag_index, double stored_at,
+                                         std::int64_t last_modified, double lifetime,
+                                         bool revalidate, std::size_t charge, double ttl,
+                                         std::size_t max_variants) {
+  if (names.empty()) throw nb::value_error("a variant needs the Vary names it answers");
+  if (std::isnan(ttl)) throw nb::value_error("ttl must be a number");
+  auto payload = response_payload(status, std::move(headers), std::move(body), std::move(media_type),
+                                  std::move(etag), etag_index, stored_at, last_modified, lifetime,
+                                  revalidate);
+  const double now = stored_at;
+  vary::Variant variant{std::move(secondary), std::move(payload), charge, ttl > 0 ? now + ttl : 0};
+  const PayloadPtr existing = store.engine().peek(ns, key);
+  std::size_t dropped = 0;
+  auto set = vary::VariantSet::with(dynamic_cast<const vary::VariantSet*>(existing.get()),
+                                    std::move(names), std::move(variant), max_variants, now, dropped);
+  const std::size_t set_charge = set->charge();
+  const double set_ttl = set->ttl(now);
+  const bool stored = store.put(ns, key, std::move(set), set_charge, set_ttl);
+  return {stored, dropped};
+}
+
 // The stored fields, for the slow paths (get_cached, tests).
-nb::object get_response(PyStore& store, std::uint32_t ns, std::string_view key) {
+nb::object get_response(PyStore& store, std::uint32_t ns, std::string_view key, nb::handle headers) {
   PayloadPtr found = store.get(ns, key);
-  auto* r = dynamic_cast<const ResponsePayload*>(found.get());
+  std::vector<HeaderView> views;
+  if (!headers.is_none()) views = header_views(headers.ptr());
+  const ResponsePayload* r = response_for(found, &views, wall_clock_now());
   if (!r) return nb::none();
   return nb::make_tuple(r->status, r->headers, r->body, r->media_type,
                         nb::str(r->etag.data(), r->etag.size()), r->etag_index, r->stored_at,
@@ -146,12 +210,27 @@ void bind_store(nb::module_& m) {
                    "etag: str, etag_index: int, stored_at: float, last_modified: int, "
                    "lifetime: float, revalidate: bool, charge: int, ttl: float) -> bool"),
            "Store a response for the hit path; `headers` must not contain ETag or Age.")
+      .def("put_variant", &put_variant, nb::arg("ns"), nb::arg("key"), nb::arg("names"),
+           nb::arg("secondary"), nb::arg("status"), nb::arg("headers"), nb::arg("body"),
+           nb::arg("media_type").none(), nb::arg("etag"), nb::arg("etag_index"),
+           nb::arg("stored_at"), nb::arg("last_modified"), nb::arg("lifetime"),
+           nb::arg("revalidate"), nb::arg("charge"), nb::arg("ttl"), nb::arg("max_variants"),
+           nb::sig("def put_variant(self, ns: int, key: str, names: collections.abc.Sequence[str], "
+                   "secondary: str, status: int, headers: tuple[tuple[bytes, bytes], ...], "
+                   "body: bytes, media_type: str | None, etag: str, etag_index: int, "
+                   "stored_at: float, last_modified: int, lifetime: float, revalidate: bool, "
+                   "charge: int, ttl: float, max_variants: int) -> tuple[bool, int]"),
+           "Store a response as the variant of `key` for the request whose values of the Vary "
+           "`names` are `secondary`; returns (stored, variants dropped by `max_variants`).")
       .def("get_response", &get_response, nb::arg("ns"), nb::arg("key"),
-           nb::sig("def get_response(self, ns: int, key: str) -> tuple[int, "
+           nb::arg("headers").none() = nb::none(),
+           nb::sig("def get_response(self, ns: int, key: str, "
+                   "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None = None) -> tuple[int, "
                    "tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, float, int, "
                    "float, bool] | None"),
            "(status, headers, body, media_type, etag, etag_index, stored_at, last_modified, "
-           "lifetime, revalidate) of a stored response, or None.")
+           "lifetime, revalidate) of a stored response, or None; of a Vary'd key, the variant "
+           "the request header fields `headers` select (None: a request without them).")
       .def(
           "erase",
           [](PyStore& s, std::uint32_t ns, std::string_view key) {

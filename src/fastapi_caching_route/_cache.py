@@ -24,7 +24,7 @@ from ._entry import StoredResponse
 from ._log import RateLimitedLog
 from ._types import DEFAULT_ACCEPTED_STATUS_CODES, CachedResponse, CacheParamsBase, KeyBuilder
 from .backends.aiocache import AiocacheBackend, is_aiocache_cache
-from .backends.base import CacheBackend
+from .backends.base import CacheBackend, validate_max_variants
 from .backends.memory import MemoryBackend
 
 _P = ParamSpec("_P")
@@ -67,6 +67,11 @@ class FastAPICache:
 
     ``namespace_policy='concat'`` joins the backend's root namespace and a
     route's (``root:route``); ``'replace'`` uses the route's alone.
+
+    A response whose own ``Vary`` names request fields is reused only for
+    requests with the same values of them (RFC 9111 section 4.1); each key
+    keeps at most ``max_variants`` such responses (the backend's, 32 unless
+    set), the oldest giving way.
     """
 
     __slots__ = (
@@ -101,6 +106,7 @@ class FastAPICache:
         fast_lane: bool = True,
         coalesce: bool = True,
         coalesce_timeout: float = 10.0,
+        max_variants: int | None = None,
     ) -> None:
         if namespace_policy not in ("concat", "replace"):
             raise ValueError(
@@ -129,6 +135,8 @@ class FastAPICache:
                 raise ValueError(f"{name} must be positive, got {limit}")
 
         self.backend = _resolve_backend(cache)
+        if max_variants is not None:
+            self.backend.max_variants = validate_max_variants(max_variants)
         self.max_body_bytes = max_body_bytes
         self.max_key_length = max_key_length
         self.fast_lane = validate_flag("fast_lane", fast_lane)
@@ -175,15 +183,20 @@ class FastAPICache:
         ```
 
         ``dependencies`` run before the lookup (e.g. an API-key check whose
-        401 must win over a hit); ``key_builder(request) -> str`` replaces the
-        default key (method, path, declared query parameters, vary headers).
+        401 must win over a hit; a missing input is a 422 as on the route);
+        ``key_builder(request) -> str`` replaces the default key (method,
+        path, the query, header and cookie parameters the route declares, and
+        ``vary_headers``).
 
         Safety defaults and their opt-outs:
 
-        - ``shared=True``: requests with ``Authorization`` may be answered from
-          and stored in the cache (otherwise only routes with early
-          dependencies, a custom key builder or ``authorization`` in
-          ``vary_headers`` allow that);
+        - ``shared=True``: requests with ``Authorization``, or with the
+          credential of a security scheme whose value reaches the endpoint
+          (``user = Depends(current_user)``), may be answered from and stored
+          in the cache; otherwise only a route that keys on the credential
+          (``vary_headers``, a declared header/cookie/query parameter, a custom
+          ``key_builder``) allows that. Early dependencies prove the caller
+          may see the response, not that every caller gets the same one;
         - ``ignore_response_cache_control=True``: store responses marked
           ``no-store`` or ``private`` and ignore their ``max-age``;
         - ``store_set_cookie=True``: store responses that set cookies;
@@ -305,4 +318,10 @@ def _validate_status_codes(codes: object) -> frozenset[int]:
     for code in result:
         if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
             raise ValueError(f"accepted_status_codes contains an invalid status code: {code!r}")
+    if 206 in result:
+        # A 206 holds part of a resource: replayed, it would answer every later
+        # request -- Range or not -- with that part.
+        raise ValueError(
+            "accepted_status_codes must not contain 206: a partial response is never stored"
+        )
     return result

@@ -32,18 +32,6 @@ class RouteCacheConfig:
     set_last_modified: bool = True
     honor_request_cache_control: bool = False
 
-    @property
-    def allows_authorization(self) -> bool:
-        """Whether requests with Authorization may use the cache (SPEC section 5):
-        the route identifies the caller (early dependencies, its own key, or
-        Authorization in the key) or declares its responses identical for all."""
-        return bool(
-            self.shared
-            or self.early_dependencies
-            or self.key_builder is not None
-            or "authorization" in self.vary_headers
-        )
-
 
 def validate_ttl(ttl: object) -> float | None:
     if ttl is None:

@@ -27,9 +27,14 @@ class Store:
         Store a response for the hit path; `headers` must not contain ETag or Age.
         """
 
-    def get_response(self, ns: int, key: str) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, float, int, float, bool] | None:
+    def put_variant(self, ns: int, key: str, names: Sequence[str], secondary: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, charge: int, ttl: float, max_variants: int) -> tuple[bool, int]:
         """
-        (status, headers, body, media_type, etag, etag_index, stored_at, last_modified, lifetime, revalidate) of a stored response, or None.
+        Store a response as the variant of `key` for the request whose values of the Vary `names` are `secondary`; returns (stored, variants dropped by `max_variants`).
+        """
+
+    def get_response(self, ns: int, key: str, headers: Sequence[tuple[bytes, bytes]] | None = None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, float, int, float, bool] | None:
+        """
+        (status, headers, body, media_type, etag, etag_index, stored_at, last_modified, lifetime, revalidate) of a stored response, or None; of a Vary'd key, the variant the request header fields `headers` select (None: a request without them).
         """
 
     def erase(self, ns: int, key: str) -> int:
@@ -63,14 +68,17 @@ class QueryParamSpec:
 class KeySpec:
     """Canonical-key builder for one route."""
 
-    def __init__(self, params: Sequence[QueryParamSpec], vary_headers: Sequence[str]) -> None: ...
+    def __init__(self, params: Sequence[QueryParamSpec], vary_headers: Sequence[str], cookies: Sequence[str] = [], all_query: bool = False, all_headers: bool = False, all_cookies: bool = False) -> None:
+        """
+        `params`: declared query parameters; `vary_headers`: header names in the key (declared header parameters and the route's vary_headers); `cookies`: declared cookie names; `all_*`: every member of that part (a parameter model that reads undeclared members).
+        """
 
     def from_scope(self, scope: MutableMapping[str, Any], method: str | None = None) -> str:
         """
         Canonical key of the request described by an ASGI HTTP scope; `method` replaces the scope's (HEAD is answered from the GET entry).
         """
 
-    def canonical(self, method: str, path: str, query_string: bytes, headers: object) -> str:
+    def canonical(self, method: str, path: str, query_string: bytes, headers: Sequence[tuple[bytes, bytes]]) -> str:
         """
         Canonical key from request parts (headers: sequence of (bytes, bytes)).
         """
@@ -80,6 +88,26 @@ class KeySpec:
 
     @property
     def vary_headers(self) -> list[str]: ...
+
+    @property
+    def cookies(self) -> list[str]: ...
+
+class CredentialSpec:
+    """Credentials whose presence sends a request past the cache."""
+
+    def __init__(self, headers: Sequence[str] = [], cookies: Sequence[str] = [], query: Sequence[str] = []) -> None: ...
+
+    def carried_by(self, scope: MutableMapping[str, Any]) -> bool:
+        """Whether the request of an ASGI scope carries one of the credentials."""
+
+    @property
+    def headers(self) -> list[str]: ...
+
+    @property
+    def cookies(self) -> list[str]: ...
+
+    @property
+    def query(self) -> list[str]: ...
 
 def key_digest(key: str) -> str:
     """
@@ -101,17 +129,32 @@ def parse_vary(value: str) -> tuple[bool, list[str]]:
 def merge_vary(existing: str, extra: Sequence[str]) -> str:
     """Merge names into a Vary value; '' when nothing is to be sent."""
 
+def answers_range_request(status: int) -> bool:
+    """
+    Whether a stored response with this status may answer a Range request (a 200).
+    """
+
+def secondary_names(vary_lines: Sequence[str], in_primary_key: Sequence[str]) -> tuple[bool, list[str]]:
+    """
+    (star, names) of a response's Vary field lines: the names a stored response must be matched on (lower-cased, de-duplicated), minus those already in the primary key.
+    """
+
+def secondary_key(names: Sequence[str], headers: Sequence[tuple[bytes, bytes]]) -> str:
+    """
+    The normalised values of `names` in request header fields (RFC 9111 section 4.1).
+    """
+
 class HitPath:
     """Answers hits of one route from the native store in a single call."""
 
-    def __init__(self, store: Store, ns: int, key_spec: KeySpec, hit_header: tuple[bytes, bytes], allow_authorization: bool, honor_request_cache_control: bool, max_key_length: int) -> None: ...
+    def __init__(self, store: Store, ns: int, key_spec: KeySpec, credentials: CredentialSpec, hit_header: tuple[bytes, bytes], honor_request_cache_control: bool, max_key_length: int) -> None: ...
 
     def answer(self, scope: MutableMapping[str, Any], now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None:
         """
-        A hit as (status, headers, body); the key (str) on a miss; None when the route must decide (Authorization, key length, request directives).
+        A hit as (status, headers, body); the key (str) on a miss; None when the route must decide (credentials, key length, request directives).
         """
 
-    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, head: bool, now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, head: bool, now: float, headers: Sequence[tuple[bytes, bytes]] | None, range: bool) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
         """A hit as (status, headers, body) for a known key, or None."""
 
 def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, etag: str, last_modified: int, stored_at: float, method: str, if_none_match: str | None, if_modified_since: str | None, head: bool, now: float, hit_header: tuple[bytes, bytes]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
@@ -188,12 +231,12 @@ def is_not_modified(method: str, if_none_match: str | None, if_modified_since: s
 def age_seconds(stored_at: float, now: float) -> int:
     """Age header value: whole seconds since stored_at, never negative."""
 
-def encode_response(key: str, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes, media_type: str | None, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, tags: Sequence[str] = ()) -> bytes:
+def encode_response(key: str, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes, media_type: str | None, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, tags: Sequence[str] = (), vary: Sequence[str] = (), secondary: str = '', vary_index: bool = False) -> bytes:
     """
-    A response in the versioned binary entry format of shared stores. Raises ValueError for what could not be decoded back (status outside 100..999, more than 1024 header fields or tags).
+    A response in the versioned binary entry format of shared stores; `vary` and `secondary` make it the variant of `key` for one request (RFC 9111 section 4.1); `vary_index` marks a record that only names the Vary fields of `key`'s variants. Raises ValueError for what could not be decoded back (status outside 100..999, more than 1024 header fields or tags, more than 256 Vary names).
     """
 
-def decode_response(data: bytes, key: str) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, float, int, float, bool, tuple[str, ...]] | None:
+def decode_response(data: bytes, key: str, secondary: str | None = None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, float, int, float, bool, tuple[str, ...], tuple[str, ...], str, bool] | None:
     """
-    (status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, tags) of an entry encoded by encode_response() for `key`; None when `data` is malformed, corrupt, of another format version, or stored for another key.
+    (status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, tags, vary, secondary, vary_index) of an entry encoded by encode_response() for `key`; None when `data` is malformed, corrupt, of another format version, stored for another key, or (with `secondary`) a variant for another request.
     """

@@ -15,6 +15,11 @@ class StoredResponse:
     ``raw_headers`` is exactly what a hit sends before the engine adds
     ``Age`` and the cache-status field; it is a tuple, so nothing done while
     answering one request can change the next answer.
+
+    ``vary`` names the request fields the response's own ``Vary`` lists
+    (beyond those already in the key) and ``secondary`` holds their values in
+    the request that stored it: the response answers only requests with the
+    same values (RFC 9111 section 4.1).
     """
 
     __slots__ = (
@@ -24,8 +29,10 @@ class StoredResponse:
         "media_type",
         "raw_headers",
         "revalidate",
+        "secondary",
         "status_code",
         "stored_at",
+        "vary",
     )
 
     status_code: int
@@ -36,6 +43,8 @@ class StoredResponse:
     last_modified: int  # Unix time of Last-Modified, -1 when there is none
     lifetime: float  # freshness lifetime in seconds, 0 when unbounded
     revalidate: bool  # Cache-Control: no-cache -- stored, but never answered from
+    vary: tuple[str, ...]  # the Vary names the response is selected by
+    secondary: str  # their normalised values in the storing request
 
     def __init__(
         self,
@@ -48,6 +57,8 @@ class StoredResponse:
         last_modified: int = -1,
         lifetime: float = 0.0,
         revalidate: bool = False,
+        vary: tuple[str, ...] = (),
+        secondary: str = "",
     ) -> None:
         self.status_code = status_code
         self.raw_headers = raw_headers
@@ -57,6 +68,8 @@ class StoredResponse:
         self.last_modified = last_modified
         self.lifetime = lifetime
         self.revalidate = revalidate
+        self.vary = vary
+        self.secondary = secondary
 
     @property
     def etag(self) -> str:
@@ -83,6 +96,8 @@ class StoredResponse:
             last_modified=int(metadata.get("last_modified", -1)),
             lifetime=float(metadata.get("lifetime", 0.0)),
             revalidate=bool(metadata.get("revalidate", False)),
+            vary=tuple(str(name) for name in metadata.get("vary", ())),
+            secondary=str(metadata.get("secondary", "")),
         )
 
     def to_cached_response(self) -> CachedResponse:
@@ -100,6 +115,9 @@ class StoredResponse:
             "lifetime": self.lifetime,
             "revalidate": self.revalidate,
         }
+        if self.vary:
+            value["vary"] = list(self.vary)
+            value["secondary"] = self.secondary
         return value  # type: ignore[return-value]
 
 

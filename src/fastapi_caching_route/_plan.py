@@ -10,23 +10,38 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_parameterless_sub_dependant, solve_dependencies
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope
 
 from . import _core
 from . import _fastlane as fastlane
 from ._config import RouteCacheConfig
-from ._entry import StoredResponse, without_age
+from ._entry import RawHeaders, StoredResponse, without_age
 from ._fastlane import EARLY_PASSED_KEY, MISSED_KEY
 from ._flight import SingleFlight, wait_for_leader
-from ._keys import declared_query_params
-from ._responses import ReplayResponse, capture_stream
+from ._keys import identity_credentials, route_inputs, security_guards
+from ._responses import ReplayResponse, store_when_complete
 from ._types import RouteHandler
 
 # Request headers the flow reads, found in one pass over the scope's list.
 _WANTED = frozenset(
-    {b"authorization", b"if-none-match", b"if-modified-since", b"cache-control", b"pragma"}
+    {
+        b"authorization",
+        b"if-none-match",
+        b"if-modified-since",
+        b"cache-control",
+        b"pragma",
+        b"range",
+    }
 )
+
+# What the early dependencies set on their injected Response for this
+# request: (header fields, status code or None). Sent with the answer, never
+# stored.
+EARLY_RESPONSE_KEY = "fastapi_caching_route.early_response"
+
+Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
 
 class CachePlan:
@@ -36,9 +51,12 @@ class CachePlan:
         "backend",
         "cache",
         "config",
+        "credentials",
         "early",
         "flight",
+        "get_takes_headers",
         "hit_path",
+        "key_headers",
         "key_spec",
         "lane",
         "namespace",
@@ -54,19 +72,27 @@ class CachePlan:
         self.cache = config.cache
         self.backend = config.cache.backend
         self.synchronous = self.backend.synchronous
+        lookup = self.backend.get_nowait if self.synchronous else self.backend.get
+        self.get_takes_headers = "headers" in inspect.signature(lookup).parameters
         params = self.cache.prepare_cache_params(config.params)
         self.namespace = params.get("namespace")
         self.ttl = params.get("ttl")
         self.overrides = overrides
-        self.early: Dependant | None = None
-        if config.early_dependencies:
-            self.early = Dependant(
-                dependencies=[
-                    get_parameterless_sub_dependant(depends=d, path=path)
-                    for d in config.early_dependencies
-                ]
-            )
-        self.key_spec = _core.KeySpec(declared_query_params(dependant), list(config.vary_headers))
+        # Early dependencies run before the lookup: the decorator's, and the
+        # security-scheme guards of the route's own dependencies=[...] (a hit
+        # must not skip a guard).
+        early = [
+            get_parameterless_sub_dependant(depends=d, path=path)
+            for d in config.early_dependencies
+        ]
+        early.extend(security_guards(dependant))
+        self.early: Dependant | None = Dependant(dependencies=early) if early else None
+
+        inputs = route_inputs(dependant)
+        self.key_spec = inputs.key_spec(config.vary_headers)
+        # Fields already in the primary key need no secondary comparison.
+        self.key_headers: list[str] = list(self.key_spec.vary_headers)
+        self.credentials = _bypass_credentials(config, dependant, inputs, self.key_headers)
         self.lane: bool | None = (
             None  # whether the fast lane serves this route; None: not known yet
         )
@@ -79,7 +105,7 @@ class CachePlan:
                 self.namespace,
                 self.key_spec,
                 self.cache.hit_header,
-                allow_authorization=config.allows_authorization,
+                credentials=self.credentials,
                 honor_request_cache_control=config.honor_request_cache_control,
                 max_key_length=self.cache.max_key_length,
             )
@@ -88,16 +114,27 @@ class CachePlan:
         scope = request.scope
         missed = scope.pop(MISSED_KEY, None)
         headers = _request_headers(scope["headers"])
+        # Early dependencies guard every request, cached or not.
+        if self.early is not None and scope.pop(EARLY_PASSED_KEY, None) is not self:
+            await self._run_early(request)  # raises their errors, validation included
+        early_response = scope.pop(EARLY_RESPONSE_KEY, None)
+        if self._carries_credentials(scope, headers):
+            response = await original(request)
+        else:
+            response = await self._answer(request, original, missed, headers)
+        if early_response is not None:
+            _merge_early_response(response, *early_response)
+        return response
+
+    async def _answer(
+        self,
+        request: Request,
+        original: RouteHandler,
+        missed: Any,
+        headers: dict[bytes, bytes],
+    ) -> Response:
+        scope = request.scope
         counters = self.cache.counters
-        if b"authorization" in headers and not self.config.allows_authorization:
-            counters["bypass_authorization"] += 1
-            return await original(request)
-        if (
-            self.early is not None
-            and scope.pop(EARLY_PASSED_KEY, None) is not self
-            and not await self._early_dependencies_pass(request)
-        ):
-            return await original(request)  # validation errors: the handler reports them
         if self.lane is not False:
             self._offer_to_lane(scope)
 
@@ -105,7 +142,12 @@ class CachePlan:
         if missed is not None and missed[0] is self:
             key, native_done = missed[1], True  # the fast lane already missed on this key
         else:
-            key, native_done = await self._key(request, "GET" if head else None), False
+            native_done = False
+            try:
+                key = await self._key(request, "GET" if head else None)
+            except Exception:  # a key that cannot be built is a failed lookup
+                self._failed("lookup_errors", "building the cache key failed; serving uncached")
+                return await original(request)
         if len(key) > self.cache.max_key_length:
             counters["bypass_key_too_long"] += 1
             return await original(request)
@@ -115,41 +157,51 @@ class CachePlan:
             counters["bypass_request_no_cache"] += 1
         else:
             if self.hit_path is not None and not native_done:
-                hit = self._native_hit(key, scope["method"], headers, head)
+                hit = self._native_hit(key, scope, headers, head)
                 if hit is not None:
                     return hit
             if self.hit_path is None or self.backend.lookup_after_native_miss:
-                entry = await self._lookup(key)
-                if entry is not None and not entry.revalidate:
-                    return self._replay(entry, scope["method"], headers, head)
+                hit = await self._backend_hit(key, scope, headers, head)
+                if hit is not None:
+                    return hit
 
         if head or skip_store:
             return await original(request)  # a HEAD response has no body to store
         if not self.cache.coalesce:
-            return await self._store(await original(request), key)
+            return await self._store(await original(request), key, request)
         leader = self.flight.leader_of(key)
         if leader is None:
             with self.flight.lead(key):
-                return await self._store(await original(request), key)
+                return await self._store(await original(request), key, request)
         counters["coalesced"] += 1
         if await wait_for_leader(leader, self.cache.coalesce_timeout):
-            hit = await self._hit_after_leader(key, scope["method"], headers)
+            hit = await self._hit_after_leader(key, scope, headers)
             if hit is not None:
                 return hit
         counters["coalesce_fell_through"] += 1
-        return await self._store(await original(request), key)
+        return await self._store(await original(request), key, request)
+
+    def _carries_credentials(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
+        try:
+            carried: bool = self.credentials.carried_by(scope)
+        except Exception:  # unreadable headers: the cache stays out of it
+            self._failed("lookup_errors", "reading the request failed; serving uncached")
+            return True
+        if carried:
+            kind = "authorization" if b"authorization" in headers else "credentials"
+            self.cache.counters[f"bypass_{kind}"] += 1
+        return carried
 
     async def _hit_after_leader(
-        self, key: str, method: str, headers: dict[bytes, bytes]
+        self, key: str, scope: Scope, headers: dict[bytes, bytes]
     ) -> Response | None:
         if self.hit_path is not None:
-            return self._native_hit(key, method, headers, False)
-        entry = await self._lookup(key)
-        if entry is None or entry.revalidate:
-            return None
-        return self._replay(entry, method, headers, False)
+            hit = self._native_hit(key, scope, headers, False)
+            if hit is not None or not self.backend.lookup_after_native_miss:
+                return hit
+        return await self._backend_hit(key, scope, headers, False)
 
-    def answer_early(self, scope: Scope) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    def answer_early(self, scope: Scope) -> Answer | None:
         """The fast lane's question: (status, headers, body) straight from the
         cache, or None to let routing run (a miss is remembered so it is not
         repeated)."""
@@ -167,39 +219,57 @@ class CachePlan:
 
     async def answer_early_after_dependencies(
         self, scope: Scope, receive: Receive
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    ) -> Answer | None:
         """:meth:`answer_early` for a route with early dependencies: they run
-        first, as on the route (their HTTP errors propagate to the app's
-        exception handlers; validation errors leave the request to the route)."""
+        first, as on the route (their errors, validation errors included,
+        propagate to the app's exception handlers)."""
         request = Request(scope, receive)
         # FastAPI's request_response provides these stacks to dependencies with yield.
         async with AsyncExitStack() as request_stack:
             scope["fastapi_inner_astack"] = request_stack
             async with AsyncExitStack() as function_stack:
                 scope["fastapi_function_astack"] = function_stack
-                passed = await self._solve_early(request, function_stack)
-        if not passed:
-            return None
+                await self._solve_early(request, function_stack)
         scope[EARLY_PASSED_KEY] = self
-        return self.answer_early(scope)
+        hit = self.answer_early(scope)
+        early_response = scope.get(EARLY_RESPONSE_KEY)
+        if hit is None or early_response is None:
+            return hit
+        scope.pop(EARLY_RESPONSE_KEY)
+        status, fields, body = hit
+        extra, early_status = early_response
+        fields.extend(extra)
+        return (early_status or status), fields, body
 
     def _native_hit(
-        self, key: str, method: str, headers: dict[bytes, bytes], head: bool
+        self, key: str, scope: Scope, headers: dict[bytes, bytes], head: bool
     ) -> Response | None:
         assert self.hit_path is not None
         try:
             found = self.hit_path.lookup(
                 key,
-                method,
+                scope["method"],
                 _text(headers.get(b"if-none-match")),
                 _text(headers.get(b"if-modified-since")),
                 head,
                 time.time(),
+                scope["headers"],
+                b"range" in headers,
             )
         except Exception:  # the cache failing must never fail the request
             self._failed("lookup_errors", "cache lookup failed; serving uncached")
             return None
         return None if found is None else ReplayResponse(*found)
+
+    async def _backend_hit(
+        self, key: str, scope: Scope, headers: dict[bytes, bytes], head: bool
+    ) -> Response | None:
+        entry = await self._lookup(key, scope["headers"])
+        if entry is None or entry.revalidate:
+            return None
+        if b"range" in headers and not _core.answers_range_request(entry.status_code):
+            return None
+        return self._replay(entry, scope["method"], headers, head)
 
     def _offer_to_lane(self, scope: Scope) -> None:
         if self.lane is None:
@@ -231,11 +301,11 @@ class CachePlan:
         self.cache.counters[kind] += 1
         self.cache.log.warning(kind, message)
 
-    async def _early_dependencies_pass(self, request: Request) -> bool:
+    async def _run_early(self, request: Request) -> None:
         async with AsyncExitStack() as stack:
-            return await self._solve_early(request, stack)
+            await self._solve_early(request, stack)
 
-    async def _solve_early(self, request: Request, stack: AsyncExitStack) -> bool:
+    async def _solve_early(self, request: Request, stack: AsyncExitStack) -> None:
         assert self.early is not None
         solved = await solve_dependencies(
             request=request,
@@ -244,7 +314,14 @@ class CachePlan:
             embed_body_fields=False,
             dependency_overrides_provider=self.overrides,
         )
-        return not solved.errors
+        if solved.errors:
+            # As FastAPI answers for a dependency on the route: the guard's
+            # input is missing or invalid, so the endpoint must not run.
+            raise RequestValidationError(solved.errors)
+        sub_response = solved.response
+        extra = list(sub_response.raw_headers)
+        if extra or sub_response.status_code:
+            request.scope[EARLY_RESPONSE_KEY] = (extra, sub_response.status_code)
 
     async def _key(self, request: Request, method: str | None) -> str:
         builder = self.config.key_builder
@@ -258,11 +335,28 @@ class CachePlan:
             raise TypeError(f"key_builder must return a str, got {type(custom).__name__}")
         return custom
 
-    async def _lookup(self, key: str) -> StoredResponse | None:
+    async def _lookup(
+        self, key: str, request_headers: list[tuple[bytes, bytes]]
+    ) -> StoredResponse | None:
         try:
-            if self.synchronous:
-                return self.backend.get_nowait(key, self.namespace)
-            return await self.backend.get(key, self.namespace)
+            if not self.get_takes_headers:  # a backend of one's own, one response per key
+                found = self.backend.get_nowait if self.synchronous else self.backend.get
+                entry = found(key, self.namespace)
+                if not self.synchronous:
+                    entry = await entry
+            elif self.synchronous:
+                entry = self.backend.get_nowait(key, self.namespace, headers=request_headers)
+            else:
+                entry = await self.backend.get(key, self.namespace, headers=request_headers)
+            if entry is None:
+                return None
+            # Whatever the backend: a variant answers only its own request, and
+            # an entry only within its lifetime (variants may share one value).
+            if entry.vary and _core.secondary_key(entry.vary, request_headers) != entry.secondary:
+                return None
+            if entry.lifetime > 0 and time.time() >= entry.stored_at + entry.lifetime:
+                return None
+            return entry
         except Exception:  # the cache failing must never fail the request
             self._failed("lookup_errors", "cache lookup failed; serving uncached")
             return None
@@ -290,18 +384,20 @@ class CachePlan:
         )
         return ReplayResponse(status, fields, body)
 
-    async def _store(self, response: Response, key: str) -> Response:
+    async def _store(self, response: Response, key: str, request: Request) -> Response:
         cache, config = self.cache, self.config
         counters = cache.counters
         if response.status_code not in cache.accepted_status_codes:
             return response
         headers = response.headers
-        vary = headers.get("vary", "")
+        vary_lines = headers.getlist("vary")
         if config.vary_headers:
-            merged = _core.merge_vary(vary, list(config.vary_headers))
-            if merged != vary:
-                headers["vary"] = vary = merged
-        if vary and _core.parse_vary(vary)[0]:
+            merged = _core.merge_vary(", ".join(vary_lines), list(config.vary_headers))
+            if merged != ", ".join(vary_lines):
+                headers["vary"] = merged  # replaces every line
+                vary_lines = [merged]
+        star, vary_names = _core.secondary_names(vary_lines, self.key_headers)
+        if star:
             counters["not_stored_vary_star"] += 1
             return response  # Vary: * -- every request may differ
 
@@ -316,50 +412,84 @@ class CachePlan:
             counters[f"not_stored_{verdict}"] += 1
             return response
 
-        body = await self._body(response)
+        now = time.time()
+        secondary = _core.secondary_key(vary_names, request.scope["headers"]) if vary_names else ""
+        variant = (tuple(vary_names), secondary)
+        if isinstance(response, StreamingResponse):
+            declared = headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > cache.max_body_bytes:
+                counters["not_stored_body_too_large"] += 1
+                return response
+            # Sent as it is produced; stored once the whole stream reached the client.
+            self._add_validators(response, None, now, ttl)
+            fields = without_age(tuple(response.raw_headers))
+            cache.set_cache_header(headers, hit=False)
+
+            async def store_stream(body: bytes) -> None:
+                # What the stream could not say up front: its ETag and length.
+                complete = tuple(f for f in fields if f[0] != b"content-length")
+                if not any(name == b"etag" for name, _ in complete):
+                    complete += ((b"etag", _core.etag_for_body(body).encode("latin-1")),)
+                complete += ((b"content-length", b"%d" % len(body)),)
+                await self._put(key, response, complete, body, now, ttl, revalidate, variant)
+
+            def too_large() -> None:
+                counters["not_stored_body_too_large"] += 1
+
+            store_when_complete(response, request, cache.max_body_bytes, store_stream, too_large)
+            return response
+
+        body = _plain_body(response, cache.max_body_bytes)
         if body is None:
             counters["not_stored_body_too_large"] += 1
             return response
-        now = time.time()
         self._add_validators(response, body, now, ttl)
-        extra: tuple[tuple[bytes, bytes], ...] = ()
+        extra: RawHeaders = ()
         if "content-length" not in headers:
-            # A captured stream is replayed in one piece, so hits can say its length.
             extra = ((b"content-length", b"%d" % len(body)),)
-        last_modified = _core.parse_http_date(headers.get("last-modified", ""), int(now))
+        fields = without_age((*response.raw_headers, *extra))
+        if await self._put(key, response, fields, body, now, ttl, revalidate, variant):
+            cache.set_cache_header(headers, hit=False)
+        return response
+
+    async def _put(
+        self,
+        key: str,
+        response: Response,
+        fields: RawHeaders,
+        body: bytes,
+        now: float,
+        ttl: float,
+        revalidate: bool,
+        variant: tuple[tuple[str, ...], str],
+    ) -> bool:
+        last_modified = _core.parse_http_date(response.headers.get("last-modified", ""), int(now))
         entry = StoredResponse(
             response.status_code,
-            without_age((*response.raw_headers, *extra)),
+            fields,
             body,
             response.media_type,
             stored_at=now,
             last_modified=-1 if last_modified is None else last_modified,
             lifetime=ttl,
             revalidate=revalidate,
+            vary=variant[0],
+            secondary=variant[1],
         )
         try:
             stored = await self.backend.set(key, entry, namespace=self.namespace, ttl=ttl or None)
         except Exception:
             self._failed("store_errors", "cache store failed; response served uncached")
             stored = False
-        if stored:
-            cache.set_cache_header(headers, hit=False)
-        else:
-            counters["not_stored_backend_refused"] += 1
-        return response
+        if not stored:
+            self.cache.counters["not_stored_backend_refused"] += 1
+        return bool(stored)
 
-    async def _body(self, response: Response) -> bytes | None:
-        limit = self.cache.max_body_bytes
-        if isinstance(response, StreamingResponse):
-            return await capture_stream(response, limit)
-        body = getattr(response, "body", None)  # FileResponse and the like have none
-        if not isinstance(body, bytes) or len(body) > limit:
-            return None
-        return body
-
-    def _add_validators(self, response: Response, body: bytes, now: float, ttl: float) -> None:
+    def _add_validators(
+        self, response: Response, body: bytes | None, now: float, ttl: float
+    ) -> None:
         headers = response.headers
-        if "etag" not in headers:
+        if body is not None and "etag" not in headers:
             headers["etag"] = _core.etag_for_body(body)
         if self.config.set_last_modified and "last-modified" not in headers:
             headers["last-modified"] = _core.format_http_date(int(now))
@@ -369,6 +499,40 @@ class CachePlan:
             # max-age must never promise more than the entry's own lifetime.
             max_age = client_max_age if ttl <= 0 else min(client_max_age, int(ttl))
             headers["cache-control"] = f"max-age={max_age}"
+
+
+def _bypass_credentials(
+    config: RouteCacheConfig, dependant: Dependant, inputs: Any, key_headers: list[str]
+) -> _core.CredentialSpec:
+    """Credentials whose requests neither read nor fill the cache (SPEC section 5):
+    Authorization, and those of security schemes whose value reaches the
+    endpoint -- unless the route keys on them or says its responses are shared."""
+    if config.shared or config.key_builder is not None:
+        return _core.CredentialSpec()
+    found = identity_credentials(dependant)
+    headers = set()
+    if not inputs.all_headers:
+        headers = ({"authorization"} | found.headers) - set(key_headers)
+    cookies = set() if inputs.all_cookies else found.cookies - set(inputs.cookies)
+    declared_query = {spec.alias for spec in inputs.query}
+    query = set() if inputs.all_query else found.query - declared_query
+    return _core.CredentialSpec(sorted(headers), sorted(cookies), sorted(query))
+
+
+def _merge_early_response(
+    response: Response, extra: list[tuple[bytes, bytes]], status: int | None
+) -> None:
+    # As FastAPI merges what route dependencies set on their injected Response.
+    response.raw_headers.extend(extra)
+    if status:
+        response.status_code = status
+
+
+def _plain_body(response: Response, limit: int) -> bytes | None:
+    body = getattr(response, "body", None)  # FileResponse and the like have none
+    if not isinstance(body, bytes) or len(body) > limit:
+        return None
+    return body
 
 
 def _forbids_reuse(cache_control: str) -> bool:
@@ -383,9 +547,10 @@ def _forbids_reuse(cache_control: str) -> bool:
 def _request_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:
     found: dict[bytes, bytes] = {}
     for name, value in raw:
-        if name in _WANTED:
+        lowered = name.lower()
+        if lowered in _WANTED:
             # Repeated fields are one comma-separated list (RFC 9110 section 5.3).
-            found[name] = found[name] + b", " + value if name in found else value
+            found[lowered] = found[lowered] + b", " + value if lowered in found else value
     return found
 
 

@@ -1,10 +1,12 @@
-"""Responses the route sends: replayed hits and captured streams."""
+"""Responses the route sends: replayed hits, and streams stored while they are sent."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from starlette.background import BackgroundTask, BackgroundTasks
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 
@@ -25,30 +27,63 @@ class ReplayResponse(Response):
         self.background = None
 
 
-async def capture_stream(response: StreamingResponse, limit: int) -> bytes | None:
-    """Read a streaming response's body for storing, keeping the stream for the client.
+def store_when_complete(
+    response: StreamingResponse,
+    request: Request,
+    limit: int,
+    store: Callable[[bytes], Awaitable[None]],
+    too_large: Callable[[], None],
+) -> None:
+    """Stream the body to the client as it is produced, keeping a copy, and
+    ``store`` the copy once the whole stream has reached the client.
 
-    Returns the whole body when it fits in ``limit`` bytes; the response then
-    replays the captured chunks. A larger stream returns ``None`` and the
-    response passes the captured chunks and the rest of the stream through,
-    without buffering more.
+    Stored only when the endpoint's iterator ended normally, the client had
+    not disconnected by then, and every message was sent: the store runs as
+    the response's first background task, which Starlette starts only after
+    the last message went out. A stream larger than ``limit`` bytes is passed
+    on without keeping more of it (``too_large`` is told once).
     """
-    iterator = response.body_iterator.__aiter__()
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        try:
-            chunk = await iterator.__anext__()
-        except StopAsyncIteration:
-            break
-        data = _as_bytes(chunk, response.charset)
-        chunks.append(data)
-        size += len(data)
-        if size > limit:
-            response.body_iterator = _pass_through(chunks, iterator, response.charset)
-            return None
-    response.body_iterator = _replay(chunks)
-    return b"".join(chunks)
+    capture = _Capture(limit, too_large)
+    response.body_iterator = capture.tee(response.body_iterator, response.charset, request)
+
+    async def finish() -> None:
+        if capture.complete:
+            await store(b"".join(capture.chunks))
+
+    tasks: list[Any] = [BackgroundTask(finish)]
+    if response.background is not None:
+        tasks.append(response.background)  # the endpoint's own tasks run after ours
+    response.background = BackgroundTasks(tasks=tasks)
+
+
+class _Capture:
+    __slots__ = ("chunks", "complete", "limit", "size", "too_large")
+
+    def __init__(self, limit: int, too_large: Callable[[], None]) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.limit = limit
+        self.complete = False
+        self.too_large: Callable[[], None] | None = too_large
+
+    async def tee(
+        self, source: AsyncIterable[Any], charset: str, request: Request
+    ) -> AsyncIterator[bytes]:
+        async for chunk in source:
+            data = _as_bytes(chunk, charset)
+            if self.too_large is None:
+                pass  # already over the limit: nothing more is kept
+            elif self.size + len(data) > self.limit:
+                self.chunks.clear()
+                self.too_large()
+                self.too_large = None
+            else:
+                self.chunks.append(data)
+                self.size += len(data)
+            yield data
+        # The iterator ended normally; an endpoint that stops early because its
+        # client left also ends normally, so ask whether the client is gone.
+        self.complete = self.too_large is not None and not await request.is_disconnected()
 
 
 def _as_bytes(chunk: Any, charset: str) -> bytes:
@@ -57,18 +92,3 @@ def _as_bytes(chunk: Any, charset: str) -> bytes:
     if isinstance(chunk, str):
         return chunk.encode(charset)
     return bytes(chunk)
-
-
-async def _replay(chunks: list[bytes]) -> AsyncIterator[bytes]:
-    for chunk in chunks:
-        yield chunk
-
-
-async def _pass_through(
-    head: list[bytes], rest: AsyncIterator[Any], charset: str
-) -> AsyncIterator[bytes]:
-    head.reverse()  # pop() from the end hands each chunk over and frees it
-    while head:
-        yield head.pop()
-    async for chunk in rest:
-        yield _as_bytes(chunk, charset)

@@ -11,6 +11,7 @@ from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from ._config import CACHE_CONFIG_ATTR, RouteCacheConfig
+from ._fastlane import ROUTES_BY_METHOD_AND_PATH
 from ._plan import CachePlan
 from ._types import RouteHandler
 
@@ -77,6 +78,10 @@ class CachingRoute(APIRoute):
             and "HEAD" not in methods
             and isinstance(getattr(self.endpoint, CACHE_CONFIG_ATTR, None), RouteCacheConfig)
         )
+
+
+# HEAD-from-GET reads the method, as Route.matches does; nothing else.
+ROUTES_BY_METHOD_AND_PATH.add(CachingRoute.matches)
 
 
 class _CachingHandler:

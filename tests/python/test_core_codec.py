@@ -37,6 +37,9 @@ records = st.fixed_dictionaries(
         "lifetime": st.floats(),
         "revalidate": st.booleans(),
         "tags": st.lists(st.text(max_size=30), max_size=8),
+        "vary": st.lists(st.text(max_size=20), max_size=4),
+        "secondary": st.text(max_size=60),
+        "vary_index": st.booleans(),
     }
 )
 
@@ -53,6 +56,9 @@ def _encode(r: dict[str, Any]) -> bytes:
         r["lifetime"],
         r["revalidate"],
         r["tags"],
+        r["vary"],
+        r["secondary"],
+        r["vary_index"],
     )
 
 
@@ -83,12 +89,16 @@ def _small_entry(key: str = "GET /items?page=2") -> bytes:
 def test_round_trip(r: dict[str, Any]) -> None:
     data = _encode(r)
     assert isinstance(data, bytes)
-    assert data[:5] == b"FCRE\x01"
+    assert data[:5] == b"FCRE\x02"
     decoded = _core.decode_response(data, r["key"])
     assert decoded is not None
     status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, tags = (
-        decoded
+        decoded[:9]
     )
+    vary, secondary, vary_index = decoded[9:]
+    assert vary == tuple(r["vary"])
+    assert secondary == r["secondary"]
+    assert vary_index is r["vary_index"]
     assert status == r["status"]
     assert headers == tuple(tuple(h) for h in r["headers"])
     assert all(type(h) is tuple and type(h[0]) is bytes for h in headers)
@@ -101,13 +111,32 @@ def test_round_trip(r: dict[str, Any]) -> None:
     assert revalidate is r["revalidate"]
     assert tags == tuple(r["tags"])
     # The encoding is unique: re-encoding what was decoded gives the same bytes.
-    fields = (media_type, stored_at, last_modified, lifetime, revalidate, tags)
-    assert _core.encode_response(r["key"], status, headers, body, *fields) == data
+    fields = (media_type, stored_at, last_modified, lifetime, revalidate, tags, vary, secondary)
+    again = _core.encode_response(r["key"], status, headers, body, *fields, vary_index)
+    assert again == data
 
 
 def test_tags_default_to_empty() -> None:
     data = _core.encode_response("k", 304, (), b"", None, 0.0, 0, 0.0, False)
-    assert _core.decode_response(data, "k") == (304, (), b"", None, 0.0, 0, 0.0, False, ())
+    assert _core.decode_response(data, "k") == (
+        304, (), b"", None, 0.0, 0, 0.0, False, (), (), "", False
+    )
+
+
+def test_a_variant_decodes_only_for_its_secondary_key() -> None:
+    data = _core.encode_response(
+        "k", 200, (), b"en", None, 0.0, 0, 0.0, False, vary=["accept-language"],
+        secondary="accept-language=en",
+    )
+    assert _core.decode_response(data, "k", "accept-language=en") is not None
+    assert _core.decode_response(data, "k", "accept-language=de") is None
+    assert _core.decode_response(data, "k", "") is None
+    assert _core.decode_response(data, "k") is not None  # not asked: any
+    index = _core.encode_response(
+        "k", 200, (), b"", None, 0.0, 0, 0.0, False, vary=["accept-language"], vary_index=True
+    )
+    decoded = _core.decode_response(index, "k", "whatever")
+    assert decoded is not None and decoded[11] is True
 
 
 def test_headers_may_be_any_sequence_of_pairs() -> None:
@@ -155,6 +184,7 @@ def test_large_bodies_from_many_threads() -> None:
 @example(b"", "")
 @example(b"FCRE\x01", "")
 @example(b"FCRE\x02" + b"\x00" * 60, "")
+@example(b"FCRE\x03" + b"\x00" * 60, "")
 @example(b"\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00}\x94.", "k")  # a pickle
 def test_arbitrary_bytes_decode_to_none(data: bytes, key: str) -> None:
     assert _core.decode_response(data, key) is None
@@ -239,6 +269,9 @@ def _args(**changes: Any) -> dict[str, Any]:
         ({"headers": 5}, TypeError),
         ({"tags": "ab"}, TypeError),
         ({"tags": [b"t"]}, TypeError),
+        ({"vary": ["n"] * 257}, ValueError),
+        ({"vary": "ab"}, TypeError),
+        ({"vary": [b"n"]}, TypeError),
         ({"body": "text"}, TypeError),
     ],
 )

@@ -46,13 +46,13 @@ def _scope(path: str = "/x", method: str = "GET", headers: list[Any] | None = No
 
 def _hit_path(store: _core.Store, ns: int, **overrides: Any) -> _core.HitPath:
     options: dict[str, Any] = {
-        "allow_authorization": False,
+        "credentials": _core.CredentialSpec(["authorization"]),
         "honor_request_cache_control": False,
         "max_key_length": 8192,
     }
     options.update(overrides)
     spec = _core.KeySpec([], [])
-    return _core.HitPath(store, ns, spec, (b"x-cache", b"HIT"), **options)
+    return _core.HitPath(store, ns, spec, hit_header=(b"x-cache", b"HIT"), **options)
 
 
 def test_generic_objects_come_back_as_the_same_object() -> None:
@@ -137,7 +137,7 @@ def test_not_modified_keeps_only_validators_and_caching_fields() -> None:
 def test_revalidate_entries_are_never_answered() -> None:
     store, ns = _store_with_entry(revalidate=True)
     assert _hit_path(store, ns).answer(_scope(), 1000.0) == "GET /x"
-    assert _hit_path(store, ns).lookup("GET /x", "GET", None, None, False, 1000.0) is None
+    assert _hit_path(store, ns).lookup("GET /x", "GET", None, None, False, 1000.0, None, False) is None
 
 
 def test_request_no_cache_is_a_bypass_only_when_honoured() -> None:

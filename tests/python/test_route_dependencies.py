@@ -1,5 +1,5 @@
 """Early dependencies of ``@cache(dependencies=...)``: resolved before the lookup,
-their errors win over hits, validation errors go to the normal handler."""
+their errors win over hits, and so do their validation errors (422)."""
 
 import pytest
 from conftest import Calls, MakeCache, as_kind, caching_router, make_app, open_client
@@ -94,9 +94,10 @@ async def test_early_dependency_validation_error_goes_to_the_normal_handler(
     assert calls.count == 1
 
 
-async def test_early_dependency_validation_error_bypasses_the_cache(make_cache: MakeCache) -> None:
-    # The endpoint itself does not need the header: the normal handler answers,
-    # uncached, and nothing is stored or replayed for that request.
+async def test_early_dependency_validation_error_is_the_response(make_cache: MakeCache) -> None:
+    # The endpoint itself does not need the header, yet its guard does: the
+    # request is answered 422 as if the dependency were on the route, and the
+    # endpoint never runs without its guard (0.6.0 ran it).
     cache = make_cache()
     router = caching_router()
     calls = Calls()
@@ -108,10 +109,14 @@ async def test_early_dependency_validation_error_bypasses_the_cache(make_cache: 
         return {"n": calls.count}
 
     async with open_client(make_app(router)) as client:
-        bypass = [await client.get("/loose") for _ in range(2)]
+        invalid = [await client.get("/loose") for _ in range(2)]
         miss = await client.get("/loose", headers={"x-key": "k"})
         hit = await client.get("/loose", headers={"x-key": "k"})
-    assert [r.json() for r in bypass] == [{"n": 1}, {"n": 2}]
-    assert all("x-cache" not in r.headers for r in bypass)
+        after = await client.get("/loose")
+    for response in (*invalid, after):
+        assert response.status_code == 422
+        assert response.json()["detail"][0]["loc"] == ["header", "x-key"]
+        assert "x-cache" not in response.headers
     assert (miss.headers["x-cache"], hit.headers["x-cache"]) == ("MISS", "HIT")
-    assert miss.json() == hit.json() == {"n": 3}
+    assert miss.json() == hit.json() == {"n": 1}
+    assert calls.count == 1

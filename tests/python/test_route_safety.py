@@ -14,9 +14,20 @@ ALICE = {"authorization": "Bearer alice"}
 BOB = {"authorization": "Bearer bob"}
 
 
-def _router(cache, calls: Calls, **kwargs: Any):  # type: ignore[no-untyped-def]
-    """GET /r answering who asked and how many times the endpoint ran."""
+def _router(cache, calls: Calls, *, declared: bool = False, **kwargs: Any):  # type: ignore[no-untyped-def]
+    """GET /r answering who asked and how many times the endpoint ran;
+    ``declared``: the endpoint declares Authorization as a header parameter."""
     router = caching_router()
+
+    if declared:
+
+        @cache(**kwargs)
+        @router.get("/r")
+        def who_declared(authorization: str | None = Header(default=None)) -> PlainTextResponse:
+            calls()
+            return PlainTextResponse(f"{authorization}|{calls.count}")
+
+        return router
 
     @cache(**kwargs)
     @router.get("/r")
@@ -60,7 +71,7 @@ def _early_check(authorization: str | None = Header(default=None)) -> None:
 
 
 OPT_OUTS = {
-    "dependencies": {"dependencies": [Depends(_early_check)]},
+    "declared": {"declared": True},
     "key_builder": {"key_builder": lambda request: "k:" + request.headers.get("authorization", "")},
     "vary_headers": {"vary_headers": ["Accept", "Authorization"]},
     "shared": {"shared": True},
@@ -82,7 +93,7 @@ async def test_each_opt_out_makes_authorization_cacheable(
     assert "bypass_authorization" not in cache.stats()["route"]
 
 
-@pytest.mark.parametrize("opt_out", ["key_builder", "vary_headers"])
+@pytest.mark.parametrize("opt_out", ["declared", "key_builder", "vary_headers"])
 async def test_identities_in_the_key_get_separate_entries(
     make_cache: MakeCache, opt_out: str
 ) -> None:
@@ -111,16 +122,23 @@ async def test_shared_serves_one_entry_to_everyone(make_cache: MakeCache) -> Non
     assert calls.count == 1
 
 
-async def test_early_dependency_still_guards_requests_with_authorization(
+async def test_an_early_dependency_guards_but_does_not_share_authorized_responses(
     make_cache: MakeCache,
 ) -> None:
+    # SPEC section 5: early dependencies prove the caller may see the response,
+    # not that every caller gets the same one (RFC 9111 section 3.5).
+    cache = make_cache()
     calls = Calls()
-    router = _router(make_cache(), calls, **OPT_OUTS["dependencies"])
+    router = _router(cache, calls, dependencies=[Depends(_early_check)])
     async with open_client(make_app(router)) as client:
-        await client.get("/r", headers=ALICE)
+        alice = await client.get("/r", headers=ALICE)
+        bob = await client.get("/r", headers=BOB)
         denied = await client.get("/r", headers={"authorization": "Bearer mallory"})
+    assert (alice.text, bob.text) == ("Bearer alice|1", "Bearer bob|2")
+    assert all("x-cache" not in r.headers for r in (alice, bob))
     assert denied.status_code == 401
-    assert calls.count == 1
+    assert calls.count == 2
+    assert cache.stats()["route"]["bypass_authorization"] == 2  # mallory never got past the guard
 
 
 # --- Set-Cookie -------------------------------------------------------------------------

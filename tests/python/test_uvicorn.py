@@ -146,7 +146,10 @@ def test_miss_then_hit(server: Server, path: str, body: bytes) -> None:
     assert (miss[0], miss[2], _get(miss[1], "x-cache")) == (200, body, ["MISS"])
     assert (hit[0], hit[2], _get(hit[1], "x-cache")) == (200, body, ["HIT"])
     assert _get(hit[1], "content-length") == [str(len(body))]
-    assert _get(hit[1], "etag") == _get(miss[1], "etag")
+    if path == "/s":  # a stream's miss goes out before its body, and so its ETag, is known
+        assert (len(_get(hit[1], "etag")), _get(miss[1], "etag")) == (1, [])
+    else:
+        assert _get(hit[1], "etag") == _get(miss[1], "etag")
     assert server.calls.count == 1
 
 
@@ -156,7 +159,8 @@ def test_304_has_no_length_no_body_and_keeps_the_connection_in_sync(
 ) -> None:
     with server.connect() as conn:
         miss = conn.request("GET", path)
-        etag = _get(miss[1], "etag")[0]
+        hit = conn.request("GET", path)  # a stream's miss carries no ETag yet
+        etag = _get(hit[1], "etag")[0]
         last_modified = _get(miss[1], "last-modified")[0]
         answers = [
             conn.request("GET", path, {"If-None-Match": etag}),
@@ -191,6 +195,6 @@ def test_head_hit_has_the_get_length_and_no_body(server: Server, path: str, body
         assert status == 200
         assert _get(headers, "content-length") == [str(len(body))]
         assert _get(headers, "x-cache") == ["HIT"]
-        assert _get(headers, "etag") == _get(get[1], "etag")
+        assert _get(headers, "etag") == _get(after[1], "etag")
     assert (after[2], _get(after[1], "x-cache")) == (body, ["HIT"])
     assert server.calls.count == 2

@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import _core
 from .._entry import RawHeaders, StoredResponse
-from .base import CacheBackend
+from .base import DEFAULT_MAX_VARIANTS, CacheBackend, RequestHeaders, validate_max_variants
 
 _DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 # Eviction policies of the engine; S3-FIFO misses 15-21 % less than LRU on the
@@ -35,7 +35,8 @@ class MemoryBackend(CacheBackend):
     per-entry bookkeeping); ``max_entries`` bounds their count (0: no count
     limit). Eviction is S3-FIFO by default: entries read soon after they
     arrive stay, a one-pass scan of new keys does not flush them;
-    ``policy="lru"`` or ``"sieve"`` choose another.
+    ``policy="lru"`` or ``"sieve"`` choose another. ``max_variants`` bounds
+    the responses kept per key when they carry ``Vary``.
 
     ```py
     cache = FastAPICache(MemoryBackend(max_bytes=64 * 1024 * 1024))
@@ -52,6 +53,7 @@ class MemoryBackend(CacheBackend):
         namespace: str | None = None,
         shards: int = 16,
         policy: str = "s3fifo",
+        max_variants: int = DEFAULT_MAX_VARIANTS,
     ) -> None:
         _require_int("max_bytes", max_bytes, minimum=1)
         _require_int("max_entries", max_entries, minimum=0)
@@ -62,6 +64,8 @@ class MemoryBackend(CacheBackend):
         if policy not in _POLICIES:
             raise ValueError(f"policy must be one of {', '.join(_POLICIES)}, got {policy!r}")
         self.policy = policy
+        self.max_variants = validate_max_variants(max_variants)
+        self.variants_dropped = 0
         self._store = _core.Store(max_bytes, max_entries, shards, policy)
         self._namespace_ids: dict[str | None, int] = {}
 
@@ -78,7 +82,7 @@ class MemoryBackend(CacheBackend):
         key_spec: _core.KeySpec,
         hit_header: tuple[bytes, bytes],
         *,
-        allow_authorization: bool,
+        credentials: _core.CredentialSpec,
         honor_request_cache_control: bool,
         max_key_length: int,
     ) -> _core.HitPath:
@@ -87,14 +91,16 @@ class MemoryBackend(CacheBackend):
             self._store,
             self._ns(namespace),
             key_spec,
+            credentials,
             hit_header,
-            allow_authorization,
             honor_request_cache_control,
             max_key_length,
         )
 
-    def get_nowait(self, key: str, namespace: str | None = None) -> StoredResponse | None:
-        found = self._store.get_response(self._ns(namespace), key)
+    def get_nowait(
+        self, key: str, namespace: str | None = None, *, headers: RequestHeaders | None = None
+    ) -> StoredResponse | None:
+        found = self._store.get_response(self._ns(namespace), key, headers)
         if found is None:
             return None
         status, headers, body, media_type, etag, etag_index, stored_at, modified, life, reval = (
@@ -115,8 +121,10 @@ class MemoryBackend(CacheBackend):
             revalidate=reval,
         )
 
-    async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:
-        return self.get_nowait(key, namespace)
+    async def get(
+        self, key: str, namespace: str | None = None, *, headers: RequestHeaders | None = None
+    ) -> StoredResponse | None:
+        return self.get_nowait(key, namespace, headers=headers)
 
     def set_nowait(
         self,
@@ -141,6 +149,28 @@ class MemoryBackend(CacheBackend):
             + sum(len(k) + len(v) for k, v in headers)
             + _OBJECT_OVERHEAD
         )
+        if value.vary:
+            stored, dropped = self._store.put_variant(
+                self._ns(namespace),
+                key,
+                value.vary,
+                value.secondary,
+                value.status_code,
+                headers,
+                value.body,
+                value.media_type,
+                etag,
+                etag_index,
+                value.stored_at,
+                value.last_modified,
+                value.lifetime,
+                value.revalidate,
+                charge,
+                ttl or 0.0,
+                self.max_variants,
+            )
+            self.variants_dropped += dropped
+            return stored
         stored: bool = self._store.put_response(
             self._ns(namespace),
             key,
@@ -178,7 +208,7 @@ class MemoryBackend(CacheBackend):
         return removed
 
     def stats(self) -> dict[str, Any]:
-        return dict(self._store.stats())
+        return {**self._store.stats(), "variants_dropped": self.variants_dropped}
 
 
 def _shared(table: dict[Any, Any], value: Any) -> Any:
