@@ -305,7 +305,8 @@ TEST(KeySpec, AnyBytesGivePrintableAsciiKeys) {
   const fcr::KeySpec s(fcr::KeyInputs{{none("a")}, {"accept-language"}, {"sid"}, false, false, false});
   std::string all;
   for (int c = 0; c < 256; ++c) all.push_back(static_cast<char>(c));
-  const std::vector<fcr::HeaderView> headers = {{"accept-language", all}, {"cookie", "sid=" + all}};
+  const std::string cookie = "sid=" + all;  // the views below point into it
+  const std::vector<fcr::HeaderView> headers = {{"accept-language", all}, {"cookie", cookie}};
   const std::string k = s.canonical("GET", all, "a=" + all, headers);
   EXPECT_TRUE(printable_ascii(k)) << k;
   // Latin-1 and UTF-8 spellings stay apart.

@@ -1,9 +1,11 @@
 """Early dependencies of ``@cache(dependencies=...)``: resolved before the lookup,
 their errors win over hits, and so do their validation errors (422)."""
 
+from typing import Any
+
 import pytest
 from conftest import Calls, MakeCache, as_kind, caching_router, make_app, open_client
-from fastapi import Depends, Header, HTTPException
+from fastapi import Depends, Header, HTTPException, Response
 
 pytestmark = pytest.mark.anyio
 
@@ -120,3 +122,122 @@ async def test_early_dependency_validation_error_is_the_response(make_cache: Mak
     assert (miss.headers["x-cache"], hit.headers["x-cache"]) == ("MISS", "HIT")
     assert miss.json() == hit.json() == {"n": 1}
     assert calls.count == 1
+
+
+# --- a guard whose own input is missing (issue: "a guard is skipped") -------------------
+
+
+def _need_api_key(x_api_key: str = Header()) -> None:
+    if x_api_key != "right":
+        raise HTTPException(status_code=401, detail="bad key")
+
+
+@pytest.mark.parametrize("fast_lane", [True, False])
+async def test_a_guard_whose_input_is_missing_answers_422_never_the_body(
+    make_cache: MakeCache, fast_lane: bool
+) -> None:
+    cache = make_cache(fast_lane=fast_lane)
+    router = caching_router()
+    calls = Calls()
+
+    @cache(dependencies=[Depends(_need_api_key)])
+    @router.get("/secret")
+    def secret() -> str:
+        calls()
+        return "protected"
+
+    async with open_client(make_app(router)) as client:
+        before = await client.get("/secret")  # nothing cached yet
+        miss = await client.get("/secret", headers={"x-api-key": "right"})
+        hits = [await client.get("/secret", headers={"x-api-key": "right"}) for _ in range(2)]
+        after = [await client.get("/secret") for _ in range(2)]  # cached now, lane learned
+        wrong = await client.get("/secret", headers={"x-api-key": "wrong"})
+    for response in (before, *after):
+        assert response.status_code == 422
+        assert b"protected" not in response.content
+        assert "x-cache" not in response.headers
+    assert wrong.status_code == 401
+    assert [r.headers["x-cache"] for r in (miss, *hits)] == ["MISS", "HIT", "HIT"]
+    assert calls.count == 1
+
+
+async def test_validation_errors_go_through_the_apps_handler(make_cache: MakeCache) -> None:
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+
+    cache = make_cache()
+    router = caching_router()
+
+    @cache(dependencies=[Depends(_need_api_key)])
+    @router.get("/secret")
+    def secret() -> str:
+        return "protected"
+
+    app = make_app(router)
+
+    @app.exception_handler(RequestValidationError)
+    async def handler(request: Any, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"custom": len(exc.errors())}, status_code=400)
+
+    async with open_client(app) as client:
+        response = await client.get("/secret")
+    assert (response.status_code, response.json()) == (400, {"custom": 1})
+
+
+# --- what early dependencies set on their Response reaches the client -------------------
+
+
+def _stamp(response: Response) -> None:
+    _stamp.count += 1  # type: ignore[attr-defined]
+    response.set_cookie("visit", str(_stamp.count))  # type: ignore[attr-defined]
+    response.headers["x-request-stamp"] = str(_stamp.count)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("fast_lane", [True, False])
+async def test_headers_and_cookies_set_by_early_dependencies_reach_misses_and_hits(
+    make_cache: MakeCache, fast_lane: bool
+) -> None:
+    _stamp.count = 0  # type: ignore[attr-defined]
+    cache = make_cache(fast_lane=fast_lane)
+    router = caching_router()
+    calls = Calls()
+
+    @cache(dependencies=[Depends(_stamp)])
+    @router.get("/stamped")
+    def stamped() -> str:
+        calls()
+        return "body"
+
+    async with open_client(make_app(router)) as client:
+        responses = [await client.get("/stamped") for _ in range(3)]
+    assert [r.headers["x-cache"] for r in responses] == ["MISS", "HIT", "HIT"]
+    # Per request, never stored: each answer carries its own request's values.
+    assert [r.headers["x-request-stamp"] for r in responses] == ["1", "2", "3"]
+    assert [r.headers["set-cookie"].split(";")[0] for r in responses] == [
+        "visit=1",
+        "visit=2",
+        "visit=3",
+    ]
+    assert calls.count == 1
+
+
+def _teapot(response: Response) -> None:
+    response.status_code = 203
+
+
+async def test_an_early_dependency_status_applies_as_fastapi_applies_it(
+    make_cache: MakeCache,
+) -> None:
+    cache = make_cache()
+    router = caching_router()
+
+    @cache(dependencies=[Depends(_teapot)])
+    @router.get("/status")
+    def status() -> str:
+        return "body"
+
+    async with open_client(make_app(router)) as client:
+        miss = await client.get("/status")
+        hit = await client.get("/status")
+    assert (miss.status_code, hit.status_code) == (203, 203)
+    assert hit.headers["x-cache"] == "HIT"

@@ -1,0 +1,91 @@
+"""Partial responses are never stored, and a Range request is answered only
+from a complete 200 (RFC 9110 section 14.2: a server may ignore Range and send
+the whole representation; RFC 9111 section 3.4: a cache must not answer with
+a partial response it does not know to be current and complete)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import Calls, MakeCache, caching_router, make_app, open_client
+from fastapi import Request, Response
+
+from fastapi_caching_route import FastAPICache
+
+pytestmark = pytest.mark.anyio
+
+BODY = b"0123456789abcdefghij"
+
+
+def test_206_is_refused_as_an_accepted_status() -> None:
+    with pytest.raises(ValueError, match="206"):
+        FastAPICache(accepted_status_codes={200, 206})
+
+
+def _ranged_router(cache: FastAPICache, calls: Calls) -> Any:
+    """GET /file answering a 206 with the first ten bytes to a Range request."""
+    router = caching_router()
+
+    @cache()
+    @router.get("/file")
+    def file(request: Request) -> Response:
+        calls()
+        if request.headers.get("range") == "bytes=0-9":
+            return Response(
+                BODY[:10],
+                status_code=206,
+                headers={"content-range": f"bytes 0-9/{len(BODY)}"},
+                media_type="application/octet-stream",
+            )
+        return Response(BODY, media_type="application/octet-stream")
+
+    return router
+
+
+async def test_a_206_is_never_stored_or_replayed(make_cache: MakeCache) -> None:
+    calls = Calls()
+    router = _ranged_router(make_cache(), calls)
+    async with open_client(make_app(router)) as client:
+        partial = await client.get("/file", headers={"range": "bytes=0-9"})
+        full = [await client.get("/file") for _ in range(2)]
+    assert (partial.status_code, partial.content) == (206, BODY[:10])
+    assert "x-cache" not in partial.headers
+    assert [(r.status_code, r.content) for r in full] == [(200, BODY), (200, BODY)]
+    assert [r.headers["x-cache"] for r in full] == ["MISS", "HIT"]
+
+
+async def test_a_range_request_may_get_the_stored_complete_200(make_cache: MakeCache) -> None:
+    calls = Calls()
+    router = _ranged_router(make_cache(), calls)
+    async with open_client(make_app(router)) as client:
+        await client.get("/file")
+        ranged = await client.get("/file", headers={"range": "bytes=0-9"})
+    # Range ignored, the whole representation sent (RFC 9110 section 14.2).
+    assert (ranged.status_code, ranged.content, ranged.headers["x-cache"]) == (200, BODY, "HIT")
+    assert calls.count == 1
+
+
+async def test_a_range_request_is_never_answered_from_another_status(
+    make_cache: MakeCache,
+) -> None:
+    cache = make_cache(accepted_status_codes={200, 203})
+    calls = Calls()
+    router = caching_router()
+
+    @cache()
+    @router.get("/other")
+    def other(request: Request) -> Response:
+        calls()
+        if request.headers.get("range"):
+            return Response(BODY[:10], status_code=206)
+        return Response(BODY, status_code=203)
+
+    async with open_client(make_app(router)) as client:
+        stored = await client.get("/other")
+        ranged = await client.get("/other", headers={"range": "bytes=0-9"})
+        plain = await client.get("/other")
+    assert (stored.status_code, stored.headers["x-cache"]) == (203, "MISS")
+    assert (ranged.status_code, ranged.content) == (206, BODY[:10])
+    assert "x-cache" not in ranged.headers
+    assert (plain.status_code, plain.headers["x-cache"]) == (203, "HIT")
