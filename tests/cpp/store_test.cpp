@@ -241,12 +241,13 @@ TEST_F(StoreTest, MaxBytesIsNeverExceeded) {
   expect_balanced(s);
 }
 
-TEST_F(StoreTest, OversizedEntryIsRejected) {
-  auto store = make_store({.max_bytes = 2000, .shards = 2});  // 1000 bytes per shard
+TEST_F(StoreTest, OnlyAnEntryLargerThanMaxBytesIsRejected) {
+  auto store = make_store({.max_bytes = 2000, .shards = 2});  // a share of 1000 bytes per shard
   const auto ns = store->namespace_id("a");
-  const std::size_t exact = 1000 - fcr::kEntryOverhead - 1;
+  const std::size_t exact = 2000 - fcr::kEntryOverhead - 1;  // with the key: max_bytes itself
   EXPECT_TRUE(store->put(ns, "k", make("fits"), exact, 0, released));
   EXPECT_EQ(get(*store, ns, "k"), "fits");
+  EXPECT_EQ(store->stats().bytes, 2000u);
   EXPECT_FALSE(store->put(ns, "k", make("too big"), exact + 1, 0, released));
   EXPECT_FALSE(store->put(ns, "other", make("huge"), std::numeric_limits<std::size_t>::max(), 0, released));
   // The superseded value is gone; rejected payloads are handed back too.
@@ -256,6 +257,136 @@ TEST_F(StoreTest, OversizedEntryIsRejected) {
   EXPECT_EQ(s.rejections, 2u);
   EXPECT_EQ(s.entries, 0u);
   EXPECT_EQ(s.bytes, 0u);
+  expect_balanced(s);
+}
+
+// Keys "<shard>/<name>": the test decides which shard holds each entry.
+fcr::Digest digest_by_prefix(std::uint32_t ns, std::string_view key) noexcept {
+  fcr::Digest d = fcr::hash128(key, ns);
+  d.hi = static_cast<std::uint64_t>(key.front() - '0');
+  return d;
+}
+
+// MemoryBackend(max_bytes=64 MiB) has a share of 4 MiB per shard, and
+// max_body_bytes is 8 MiB: an entry larger than a share but within max_bytes
+// is stored, read back, and the store stays within max_bytes.
+TEST_F(StoreTest, EntryLargerThanAShardsShareIsStored) {
+  constexpr std::size_t kMax = 64 * 1024;
+  auto store = make_store({.max_bytes = kMax, .shards = 16});  // 4 KiB shares
+  const auto ns = store->namespace_id("a");
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(put(*store, ns, numbered("small", i), std::string(100, 's')));
+  ASSERT_GT(store->stats().bytes, kMax - kMax / 8);  // full, or nearly
+  const std::string large(24 * 1024, 'L');
+  ASSERT_TRUE(put(*store, ns, "large", large));
+  EXPECT_EQ(get(*store, ns, "large"), large);
+  const auto s = store->stats();
+  EXPECT_LE(s.bytes, kMax);
+  EXPECT_EQ(s.rejections, 0u);
+  expect_balanced(s);
+}
+
+// Mixed sizes up to max_bytes / 2 (eight times a share), one put at a time:
+// every put is stored and the total never exceeds max_bytes.
+TEST_F(StoreTest, MixedSizesUpToMaxBytesKeepTheBudget) {
+  constexpr std::size_t kMax = 64 * 1024;
+  for (const auto policy : {fcr::EvictionPolicy::s3fifo, fcr::EvictionPolicy::lru, fcr::EvictionPolicy::sieve}) {
+    auto store = make_store({.max_bytes = kMax, .shards = 16, .policy = policy});
+    const auto ns = store->namespace_id("a");
+    std::mt19937 rng(11);
+    std::size_t large = 0;
+    for (int i = 0; i < 5000; ++i) {
+      const std::string key = numbered("key", rng() % 500);
+      // Mostly small entries, one in eight up to half of the store.
+      const std::size_t size = rng() % 8 == 0 ? rng() % (kMax / 2) : rng() % 400;
+      large += size > kMax / 16 ? 1 : 0;
+      ASSERT_TRUE(store->put(ns, key, make(key), size, 0, released)) << "put #" << i;
+      ASSERT_NE(store->get(ns, key, released), nullptr) << "put #" << i;
+      ASSERT_LE(store->stats().bytes, kMax) << "after put #" << i;
+      released.clear();
+    }
+    const auto s = store->stats();
+    EXPECT_GT(large, 100u);
+    EXPECT_GT(s.evictions, 0u);
+    EXPECT_GT(s.hits, 0u);
+    EXPECT_EQ(s.rejections, 0u);
+    expect_balanced(s);
+  }
+}
+
+// A large entry makes room in every shard, each down to an equal share of
+// what is left: its own shard is not flushed and no other shard is emptied.
+TEST_F(StoreTest, LargeEntryEvictsAcrossShardsEvenly) {
+  StoreConfig config;
+  config.max_bytes = 16000;  // four shares of 4000 bytes
+  config.shards = 4;
+  config.digest = digest_by_prefix;
+  auto store = make_store(config);
+  const auto ns = store->namespace_id("a");
+  const std::size_t payload = 400 - 4 - fcr::kEntryOverhead;  // entries of 400 bytes: "s/nn"
+  for (int shard = 0; shard < 4; ++shard) {
+    for (int i = 10; i < 20; ++i) {
+      const std::string key = numbered(numbered("", shard) + "/", i);
+      ASSERT_EQ(charge_of(key, payload), 400u);
+      ASSERT_TRUE(store->put(ns, key, make(key), payload, 0, released));
+    }
+  }
+  ASSERT_EQ(store->stats().bytes, 16000u);
+  ASSERT_EQ(store->stats().evictions, 0u);
+
+  // 8000 bytes, twice a share: 8000 remain for the others, 2000 a shard.
+  ASSERT_TRUE(store->put(ns, "0/large", make("large"), 8000 - 7 - fcr::kEntryOverhead, 0, released));
+  EXPECT_EQ(get(*store, ns, "0/large"), "large");
+  auto s = store->stats();
+  EXPECT_EQ(s.bytes, 16000u);
+  EXPECT_EQ(s.evictions, 20u);
+  for (int shard = 0; shard < 4; ++shard) {
+    int kept = 0;
+    for (int i = 10; i < 20; ++i) kept += get(*store, ns, numbered(numbered("", shard) + "/", i)) != "<null>";
+    EXPECT_EQ(kept, 5) << "shard " << shard;
+  }
+
+  // Later puts respect the smaller shares; the large entry stays until its
+  // shard's policy chooses it.
+  for (int i = 20; i < 40; ++i) {
+    const std::string key = numbered("1/", i);
+    ASSERT_TRUE(store->put(ns, key, make(key), payload, 0, released));
+    ASSERT_LE(store->stats().bytes, 16000u);
+  }
+  EXPECT_EQ(get(*store, ns, "0/large"), "large");
+  s = store->stats();
+  EXPECT_EQ(s.evictions, 40u);  // each put in shard 1 evicted one entry of shard 1
+  expect_balanced(s);
+}
+
+// Large entries compete for the same room: when they alone overfill the
+// store, a put evicts in its own shard first, then takes the other shards'
+// victims in turn until the store fits.
+TEST_F(StoreTest, LargeEntriesTogetherStayWithinMaxBytes) {
+  StoreConfig config;
+  config.max_bytes = 4000;
+  config.shards = 4;
+  config.digest = digest_by_prefix;
+  config.policy = fcr::EvictionPolicy::lru;
+  auto store = make_store(config);
+  const auto ns = store->namespace_id("a");
+  auto put_sized = [&](const std::string& key, std::size_t charge) {
+    return store->put(ns, key, make(key), charge - key.size() - fcr::kEntryOverhead, 0, released);
+  };
+  ASSERT_TRUE(put_sized("0/a", 1500));
+  ASSERT_TRUE(put_sized("1/b", 1500));
+  ASSERT_TRUE(put_sized("2/small", 240));  // not large: at most a quarter of a share
+  EXPECT_EQ(store->stats().bytes, 3240u);
+  ASSERT_TRUE(put_sized("3/c", 1500));  // 4740: shard 3 is empty, shard 0's victim goes
+  auto s = store->stats();
+  EXPECT_LE(s.bytes, 4000u);
+  EXPECT_EQ(get(*store, ns, "3/c"), "3/c");
+  EXPECT_EQ(s.evictions, 1u);
+  EXPECT_EQ(get(*store, ns, "1/b") + get(*store, ns, "0/a") + get(*store, ns, "2/small"), "1/b<null>2/small");
+  ASSERT_TRUE(put_sized("2/max", 4000));  // the whole store
+  s = store->stats();
+  EXPECT_EQ(s.bytes, 4000u);
+  EXPECT_EQ(s.entries, 1u);
+  EXPECT_EQ(get(*store, ns, "2/max"), "2/max");
   expect_balanced(s);
 }
 
@@ -491,6 +622,53 @@ TEST(StoreConcurrency, DisjointWritersStayConsistent) {
   EXPECT_EQ(store.clear(ns), s.entries);
   EXPECT_EQ(store.clear_all(released), 0u);
   EXPECT_EQ(store.stats().entries, 0u);
+}
+
+// Large entries arriving on several shards at once evict across shards
+// concurrently (one lock at a time). While they race the total may pass
+// max_bytes by the entries being linked; once they stop it is within it.
+TEST(StoreConcurrency, LargeEntriesRacingAcrossShardsEndWithinBudget) {
+  constexpr int kThreads = 4;
+  constexpr int kKeys = 128;
+  constexpr int kOps = 8000;
+  constexpr std::size_t kMax = 256 * 1024;  // 8 shares of 32 KiB
+  Store store({.max_bytes = kMax, .shards = 8});
+  const auto ns = store.namespace_id("main");
+
+  auto writer = [&](int t) {
+    std::mt19937 rng(static_cast<unsigned>(100 + t));
+    std::vector<std::string> latest(kKeys);
+    Released released;
+    for (int i = 0; i < kOps; ++i) {
+      const int k = static_cast<int>(rng() % kKeys);
+      const std::string key = numbered("t", t) + numbered("/", k);
+      if (rng() % 2 == 0) {
+        // One put in eight up to 96 KiB (three shares), the others up to 2 KiB.
+        const std::size_t size = rng() % 8 == 0 ? rng() % (96 * 1024) : rng() % 2048;
+        latest[k] = key + numbered("#", i);
+        ASSERT_TRUE(store.put(ns, key, make(latest[k]), size, 0, released));
+      } else if (const PayloadPtr p = store.get(ns, key, released); p) {
+        ASSERT_EQ(text_of(p), latest[k]);
+      }
+      if (released.size() > 64) released.clear();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) threads.emplace_back(writer, t);
+  for (auto& th : threads) th.join();
+
+  const auto s = store.stats();
+  EXPECT_LE(s.bytes, kMax);
+  EXPECT_GT(s.evictions, 0u);
+  EXPECT_EQ(s.rejections, 0u);
+  expect_balanced(s);
+  Released released;
+  EXPECT_EQ(store.clear_all(released), s.entries);
+  EXPECT_EQ(store.stats().bytes, 0u);
+  // The store-wide count agrees: an entry of max_bytes fits without evicting.
+  ASSERT_TRUE(store.put(ns, "whole", make("whole"), kMax - 5 - fcr::kEntryOverhead, 0, released));
+  EXPECT_EQ(text_of(store.get(ns, "whole", released)), "whole");
+  EXPECT_EQ(store.stats().evictions, s.evictions);
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 // The in-process response store: sharded, bounded by bytes and entries,
 // with absolute expiry, namespaces with O(1) clear, and counters.
+//
+// The byte budget is the store's, not a shard's: any entry whose charge fits
+// max_bytes is kept. Each shard holds an equal share of what large entries
+// leave; a large entry makes room in every shard (store.cpp, "The budget").
 #pragma once
 
 #include <atomic>
@@ -31,8 +35,8 @@ using Clock = std::function<double()>;
 double monotonic_seconds() noexcept;
 
 struct StoreConfig {
-  std::size_t max_bytes = 256u << 20;  // sum of entry charges
-  std::size_t max_entries = 0;         // 0: no limit on the count
+  std::size_t max_bytes = 256u << 20;  // sum of entry charges; also the largest entry
+  std::size_t max_entries = 0;         // 0: no limit on the count (split evenly over shards)
   std::size_t shards = 16;             // rounded up to a power of two
   // Which entry leaves when a shard is over budget (fcr/eviction.hpp). Each
   // shard runs the policy over its own entries.
@@ -53,7 +57,7 @@ struct StoreStats {
   std::uint64_t expirations = 0;
   std::uint64_t deletes = 0;
   std::uint64_t collisions = 0;  // same digest, different canonical key
-  std::uint64_t rejections = 0;  // single entry larger than a shard's budget
+  std::uint64_t rejections = 0;  // single entry larger than max_bytes
   std::size_t bytes = 0;
   std::size_t entries = 0;
 };
@@ -82,7 +86,8 @@ class Store {
 
   // Inserts or replaces. `charge` is the payload's size in bytes (the store adds
   // the key length and kEntryOverhead). `ttl` <= 0 means no expiry. Returns
-  // false when the entry cannot fit at all.
+  // false, counted as a rejection, when the entry's whole charge exceeds
+  // max_bytes; the key's old value is removed all the same.
   bool put(std::uint32_t ns, std::string_view key, PayloadPtr value, std::size_t charge, double ttl,
            Released& released);
 
@@ -109,6 +114,9 @@ class Store {
   // number reclaimed. Also done incrementally by put().
   std::size_t sweep(std::size_t budget, Released& released);
 
+  // Counters summed over the shards, each read under its lock. `bytes` is at
+  // most max_bytes once no put is running; while puts run on several shards
+  // it can exceed it by the entries they are linking.
   StoreStats stats() const;
   const StoreConfig& config() const noexcept { return config_; }
 
@@ -117,13 +125,24 @@ class Store {
   struct Shard;
   struct NamespaceState;
 
+  // Bytes held by the whole store, updated under the lock of the shard whose
+  // entry arrives or leaves; read without any lock.
+  struct alignas(64) Budget {
+    std::atomic<std::size_t> used{0};   // every charge held
+    std::atomic<std::size_t> large{0};  // of which in large entries
+  };
+
   Shard& shard_for(const Digest& digest) noexcept;
   Digest digest_of(std::uint32_t ns, std::string_view key) const noexcept;
+  std::size_t fair_share(std::size_t arriving_large) const noexcept;
+  bool over_budget() const noexcept;
+  void shed(std::size_t own, const Digest& arrived, double now, Released& released);
 
   StoreConfig config_;
   Clock clock_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::size_t shard_mask_ = 0;
+  Budget budget_;
 
   mutable std::mutex namespaces_mutex_;
   std::unordered_map<std::string, std::uint32_t> namespace_ids_;

@@ -6,6 +6,7 @@ from typing import Any
 
 from .. import _core
 from .._entry import RawHeaders, StoredResponse
+from .._log import logger
 from .base import DEFAULT_MAX_VARIANTS, CacheBackend, RequestHeaders, validate_max_variants
 
 _DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -38,6 +39,10 @@ class MemoryBackend(CacheBackend):
     ``policy="lru"`` or ``"sieve"`` choose another. ``max_variants`` bounds
     the responses kept per key when they carry ``Vary``.
 
+    A response is stored when its entry (body, headers, key and about 0.4 KiB
+    of bookkeeping) fits in ``max_bytes``; a larger one is refused, counted in
+    ``stats()["rejections"]``, and the first refusal is logged as a warning.
+
     ```py
     cache = FastAPICache(MemoryBackend(max_bytes=64 * 1024 * 1024))
     ```
@@ -67,7 +72,9 @@ class MemoryBackend(CacheBackend):
         self.max_variants = validate_max_variants(max_variants)
         self.variants_dropped = 0
         self._store = _core.Store(max_bytes, max_entries, shards, policy)
+        self._max_bytes = max_bytes
         self._namespace_ids: dict[str | None, int] = {}
+        self._refusal_logged = False
 
     def _ns(self, namespace: str | None) -> int:
         ns_id = self._namespace_ids.get(namespace)
@@ -149,6 +156,7 @@ class MemoryBackend(CacheBackend):
             + sum(len(k) + len(v) for k, v in headers)
             + _OBJECT_OVERHEAD
         )
+        stored: bool
         if value.vary:
             stored, dropped = self._store.put_variant(
                 self._ns(namespace),
@@ -170,24 +178,41 @@ class MemoryBackend(CacheBackend):
                 self.max_variants,
             )
             self.variants_dropped += dropped
-            return stored
-        stored: bool = self._store.put_response(
-            self._ns(namespace),
-            key,
-            value.status_code,
-            headers,
-            value.body,
-            value.media_type,
-            etag,
-            etag_index,
-            value.stored_at,
-            value.last_modified,
-            value.lifetime,
-            value.revalidate,
-            charge,
-            ttl or 0.0,
-        )
+        else:
+            stored = self._store.put_response(
+                self._ns(namespace),
+                key,
+                value.status_code,
+                headers,
+                value.body,
+                value.media_type,
+                etag,
+                etag_index,
+                value.stored_at,
+                value.last_modified,
+                value.lifetime,
+                value.revalidate,
+                charge,
+                ttl or 0.0,
+            )
+        if not stored and not self._refusal_logged:
+            self._refusal_logged = True
+            self._log_refusal(key, len(value.body), charge)
         return stored
+
+    def _log_refusal(self, key: str, body_size: int, charge: int) -> None:
+        # The store refuses only an entry whose charge exceeds max_bytes (for a
+        # Vary response, the entry holds every variant of the key).
+        size = charge + len(key.encode())
+        logger.warning(
+            "MemoryBackend(max_bytes=%d) did not store a response of %d bytes (an entry of "
+            "at least %d bytes with its headers, key and bookkeeping): an entry larger than "
+            "max_bytes is never stored. Raise max_bytes to cache it; further refusals are "
+            'counted in stats()["rejections"] and not logged.',
+            self._max_bytes,
+            body_size,
+            size,
+        )
 
     async def set(
         self,

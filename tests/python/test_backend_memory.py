@@ -1,0 +1,95 @@
+"""MemoryBackend's size limit: what fits max_bytes is stored, whatever the
+shard count; what does not is refused, counted and logged once."""
+
+import logging
+
+import pytest
+from conftest import Calls, caching_router, make_app, open_client
+from fastapi import Response
+from fastapi.responses import PlainTextResponse
+
+from fastapi_caching_route import FastAPICache, MemoryBackend
+from fastapi_caching_route._entry import StoredResponse
+
+pytestmark = pytest.mark.anyio
+
+MiB = 1024 * 1024
+
+
+def _app(cache: FastAPICache, calls: Calls, size: int, vary: str = ""):  # type: ignore[no-untyped-def]
+    router = caching_router()
+
+    @cache()
+    @router.get("/large")
+    def large() -> Response:
+        calls()
+        return PlainTextResponse(b"x" * size, headers={"vary": vary} if vary else None)
+
+    return make_app(router)
+
+
+def _refusals(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "fastapi_caching_route"]
+
+
+async def test_a_response_larger_than_a_shards_share_is_stored() -> None:
+    # 64 MiB over 16 shards is 4 MiB a shard; max_body_bytes is 8 MiB.
+    backend = MemoryBackend(max_bytes=64 * MiB)
+    cache = FastAPICache(backend)
+    calls = Calls()
+    async with open_client(_app(cache, calls, 6 * MiB)) as client:
+        first = await client.get("/large")
+        second = await client.get("/large")
+    assert first.headers["x-cache"] == "MISS"
+    assert second.headers["x-cache"] == "HIT"
+    assert second.content == b"x" * (6 * MiB)
+    assert calls.count == 1
+    stats = backend.stats()
+    assert stats["rejections"] == 0
+    assert 6 * MiB < stats["bytes"] <= 64 * MiB
+
+
+# A response with Vary is stored with the other variants of its key: the same limit.
+@pytest.mark.parametrize("vary", ["", "accept-language"])
+async def test_a_response_larger_than_max_bytes_is_refused_counted_and_logged_once(
+    caplog: pytest.LogCaptureFixture, vary: str
+) -> None:
+    backend = MemoryBackend(max_bytes=1 * MiB)
+    cache = FastAPICache(backend)
+    calls = Calls()
+    with caplog.at_level(logging.WARNING, logger="fastapi_caching_route"):
+        async with open_client(_app(cache, calls, 2 * MiB, vary)) as client:
+            responses = [await client.get("/large") for _ in range(3)]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert all("x-cache" not in r.headers for r in responses)
+    assert calls.count == 3
+    stats = cache.stats()
+    assert stats["rejections"] == 3
+    assert stats["entries"] == 0
+    assert stats["route"]["not_stored_backend_refused"] == 3
+    (record,) = _refusals(caplog)
+    assert record.levelno == logging.WARNING
+    message = record.getMessage()
+    assert f"max_bytes={MiB}" in message
+    assert f"response of {2 * MiB} bytes" in message
+
+
+def test_each_backend_logs_its_first_refusal(caplog: pytest.LogCaptureFixture) -> None:
+    value = StoredResponse(200, ((b"content-type", b"text/plain"),), b"y" * 2048, "text/plain")
+    with caplog.at_level(logging.WARNING, logger="fastapi_caching_route"):
+        for _ in range(2):
+            backend = MemoryBackend(max_bytes=1024)
+            assert not backend.set_nowait("k", value)
+            assert not backend.set_nowait("k", value)
+            assert backend.stats()["rejections"] == 2
+    assert len(_refusals(caplog)) == 2
+
+
+def test_a_refused_value_still_supersedes_the_stored_one() -> None:
+    backend = MemoryBackend(max_bytes=64 * 1024)
+    small = StoredResponse(200, (), b"old", None)
+    assert backend.set_nowait("k", small)
+    assert backend.get_nowait("k") is not None
+    assert not backend.set_nowait("k", StoredResponse(200, (), b"z" * 65536, None))
+    assert backend.get_nowait("k") is None
+    assert backend.stats()["entries"] == 0
