@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from conftest import Calls, caching_router, make_app, open_client
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fastapi_caching_route import (
     FastAPICache,
@@ -20,6 +25,8 @@ from fastapi_caching_route import (
 pytestmark = pytest.mark.anyio
 
 ENTRY = StoredResponse(200, ((b"content-type", b"text/plain"),), b"shared", "text/plain")
+NEWER = StoredResponse(200, ((b"content-type", b"text/plain"),), b"newer", "text/plain")
+DEADLINE = 30.0  # seconds a condition may take to come true on a busy machine
 
 
 @pytest.fixture
@@ -29,32 +36,30 @@ async def workers(redis_url: str) -> AsyncIterator[tuple[TieredBackend, TieredBa
     second = TieredBackend(RedisBackend.from_url(redis_url))
     await first.get("warm-up")  # starts the listeners
     await second.get("warm-up")
-    await _both_subscribed(redis_url)
+    await _until_listening(first, second)
     yield first, second
     await first.close()
     await second.close()
 
 
-async def _both_subscribed(redis_url: str) -> None:
-    # Waits (bounded) until both listeners are subscribed, so no message is lost.
-    client = aioredis.Redis.from_url(redis_url)
-    try:
-        for _ in range(200):
-            counts = await client.pubsub_numsub("fcr:invalidations")
-            if counts and counts[0][1] >= 2:
-                return
-            await asyncio.sleep(0.01)
-        raise AssertionError("the invalidation listeners did not subscribe")
-    finally:
-        await client.aclose()
-
-
-async def _eventually_gone(backend: TieredBackend, key: str) -> bool:
-    for _ in range(200):
-        if backend.l1.get_nowait(key) is None:
-            return True
+async def _eventually(condition: Callable[[], bool]) -> bool:
+    # Polls with a generous deadline (never a timing assertion).
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
         await asyncio.sleep(0.01)
-    return False
+    return True
+
+
+async def _until_listening(*backends: TieredBackend) -> None:
+    # Until every listener is subscribed, so that no message is lost.
+    if not await _eventually(lambda: all(b.listening for b in backends)):
+        raise AssertionError("the invalidation listeners did not subscribe")
+
+
+async def _eventually_gone(backend: TieredBackend, key: str, namespace: str | None = None) -> bool:
+    return await _eventually(lambda: backend.l1.get_nowait(key, namespace) is None)
 
 
 async def test_a_worker_finds_what_another_stored_and_keeps_it_in_l1(
@@ -80,20 +85,32 @@ async def test_invalidations_reach_every_worker(
     assert await first.delete("GET /d") == 1
     assert await _eventually_gone(second, "GET /d")
     assert await first.clear("n") == 1
-    for _ in range(200):
-        if second.l1.get_nowait("GET /c1", "n") is None:
-            break
-        await asyncio.sleep(0.01)
-    assert second.l1.get_nowait("GET /c1", "n") is None
+    assert await _eventually_gone(second, "GET /c1", "n")
     assert second.stats()["invalidations_received"] == 2
 
 
-async def test_the_shared_tier_failing_leaves_l1_serving() -> None:
-    down = aioredis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+async def test_the_shared_tier_down_leaves_l1_serving_and_invalidations_local() -> None:
+    # No retries: each command to the closed port fails at once.
+    down = aioredis.Redis(
+        host="127.0.0.1",
+        port=1,
+        socket_connect_timeout=0.2,
+        socket_timeout=0.2,
+        retry=Retry(NoBackoff(), 0),
+    )
     backend = TieredBackend(RedisBackend(down))
+    # Never subscribed, so L1 keeps this worker's responses only briefly; long
+    # enough here for the test not to depend on timing.
+    backend._suspect_ttl = 60.0
     assert await backend.set("GET /l", ENTRY)
     assert (await backend.get("GET /l")) is not None
     assert backend.stats()["l2_store_errors"] == 1
+    # An invalidation Redis cannot take is no error to the caller: applied here
+    # at once, sent when Redis is back.
+    assert await backend.delete("GET /l") == 1
+    assert backend.get_nowait("GET /l") is None
+    assert await backend.clear() == 0
+    assert backend.stats()["invalidations_pending"] >= 1
     await backend.close()
 
 
@@ -155,3 +172,187 @@ async def test_close_stops_a_listener_caught_while_connecting(redis_url: str) ->
             await asyncio.sleep(0)
         await asyncio.wait_for(backend.close(), timeout=30)
         assert backend.get_nowait("warm-up") is None
+
+
+class _PausedRedis(RedisBackend):
+    """A RedisBackend whose get() holds Redis's answer until released."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(aioredis.Redis.from_url(url))
+        self.pausing = False
+        self.answered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:
+        found = await super().get(key, namespace)
+        if self.pausing:
+            self.answered.set()
+            await self.release.wait()
+        return found
+
+
+@pytest.fixture
+async def paused_reader(
+    redis_url: str,
+) -> AsyncIterator[tuple[TieredBackend, _PausedRedis, TieredBackend]]:
+    """A worker whose Redis reads can be held in flight, and another worker."""
+    paused = _PausedRedis(redis_url)
+    reader = TieredBackend(paused)
+    writer = TieredBackend(RedisBackend.from_url(redis_url))
+    await reader.get("warm-up")
+    await writer.get("warm-up")
+    await _until_listening(reader, writer)
+    yield reader, paused, writer
+    paused.release.set()
+    await reader.close()
+    await writer.close()
+
+
+@pytest.mark.parametrize("invalidation", ["delete there", "clear there", "delete here"])
+async def test_an_invalidation_during_a_redis_read_is_not_undone_by_its_l1_fill(
+    paused_reader: tuple[TieredBackend, _PausedRedis, TieredBackend], invalidation: str
+) -> None:
+    reader, paused, writer = paused_reader
+    assert await writer.set("GET /r", ENTRY, ttl=60)
+    paused.pausing = True
+    read = asyncio.ensure_future(reader.get("GET /r"))
+    await asyncio.wait_for(paused.answered.wait(), DEADLINE)  # Redis answered: the old entry
+    if invalidation == "delete here":
+        assert await reader.delete("GET /r") == 1
+    else:
+        received = reader.stats()["invalidations_received"]
+        if invalidation == "delete there":
+            assert await writer.delete("GET /r") == 1
+        else:
+            assert await writer.clear() == 1
+        # The message reached the reader while its read was in flight.
+        assert await _eventually(lambda: reader.stats()["invalidations_received"] > received)
+    paused.release.set()
+    found = await read
+    assert found is not None and found.body == b"shared"  # that read began before
+    assert reader.l1.get_nowait("GET /r") is None  # ... so L1 does not keep what it read
+    paused.pausing = False
+    assert await reader.get("GET /r") is None
+
+
+async def test_a_redis_read_does_not_overwrite_a_newer_store_in_l1(
+    paused_reader: tuple[TieredBackend, _PausedRedis, TieredBackend],
+) -> None:
+    reader, paused, writer = paused_reader
+    assert await writer.set("GET /w", ENTRY, ttl=60)
+    paused.pausing = True
+    read = asyncio.ensure_future(reader.get("GET /w"))
+    await asyncio.wait_for(paused.answered.wait(), DEADLINE)
+    assert await reader.set("GET /w", NEWER, ttl=60)
+    paused.release.set()
+    await read
+    kept = reader.l1.get_nowait("GET /w")
+    assert kept is not None and kept.body == b"newer"
+
+
+async def test_no_fill_before_the_listener_has_subscribed(redis_url: str) -> None:
+    writer = RedisBackend.from_url(redis_url)
+    assert await writer.set("GET /early", ENTRY, ttl=60)
+    backend = TieredBackend(RedisBackend.from_url(redis_url))
+    assert not backend.listening
+    found = await backend.get("GET /early")  # starts the listener; it cannot be subscribed yet
+    assert found is not None and found.body == b"shared"
+    assert backend.l1.get_nowait("GET /early") is None
+    await _until_listening(backend)
+    assert await backend.get("GET /early") is not None
+    assert backend.l1.get_nowait("GET /early") is not None
+    await backend.close()
+    await writer.close()
+
+
+async def test_an_invalidation_redis_did_not_take_is_applied_here_and_sent_later(
+    workers: tuple[TieredBackend, TieredBackend],
+) -> None:
+    first, second = workers
+    first._retry_delay = 0.05
+    assert await first.set("GET /o", ENTRY, ttl=60)
+    assert await second.get("GET /o") is not None
+    assert second.l1.get_nowait("GET /o") is not None
+    client: Any = first.l2.client
+    real_delete, real_publish = client.delete, client.publish
+    down = True
+
+    async def delete(*args: Any) -> Any:
+        if down:
+            raise RedisConnectionError("Redis is down")
+        return await real_delete(*args)
+
+    async def publish(*args: Any) -> Any:
+        if down:
+            raise RedisConnectionError("Redis is down")
+        return await real_publish(*args)
+
+    client.delete, client.publish = delete, publish
+    assert await first.delete("GET /o") == 1  # its own L1 copy; no exception
+    assert first.l1.get_nowait("GET /o") is None
+    # Redis still holds it, but this worker invalidated it: not served from there.
+    assert await first.get("GET /o") is None
+    assert first.stats()["invalidations_pending"] == 1
+    assert second.l1.get_nowait("GET /o") is not None  # nothing could tell the other worker
+    down = False
+    assert await _eventually_gone(second, "GET /o")
+    assert await _eventually(lambda: first.stats()["invalidations_pending"] == 0)
+    assert await second.get("GET /o") is None  # deleted in Redis too
+
+
+@pytest.mark.parametrize("client", ["default", "retrying"])
+async def test_losing_the_subscription_drops_l1_until_it_is_back(
+    redis_url: str, client: str
+) -> None:
+    # "retrying": redis-py reconnects and subscribes again on its own, so the
+    # listener sees no error, only a new subscription.
+    options: dict[str, Any] = {}
+    if client == "retrying":
+        options = {"retry": Retry(NoBackoff(), 3), "retry_on_error": [RedisConnectionError]}
+    first = TieredBackend(RedisBackend(aioredis.Redis.from_url(redis_url, **options)))
+    second = TieredBackend(RedisBackend(aioredis.Redis.from_url(redis_url, **options)))
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        await first.get("warm-up")
+        await second.get("warm-up")
+        await _until_listening(first, second)
+        assert await first.set("GET /k", ENTRY, ttl=60)
+        assert await second.get("GET /k") is not None
+        assert second.l1.get_nowait("GET /k") is not None
+        # The subscriptions are cut and the entry deleted in one round trip,
+        # before any listener can subscribe again: no message tells of it.
+        async with admin.pipeline(transaction=False) as pipe:
+            pipe.client_kill_filter(_type="pubsub")
+            pipe.delete(first.l2.redis_key("GET /k"))
+            killed, deleted = await pipe.execute()
+        assert killed >= 2 and deleted == 1
+        assert await _eventually_gone(second, "GET /k")
+        await _until_listening(second)
+        assert await second.get("GET /k") is None
+        assert await first.set("GET /k", NEWER, ttl=60)
+        found = await second.get("GET /k")
+        assert found is not None and found.body == b"newer"
+        assert second.l1.get_nowait("GET /k") is not None  # L1 fills again
+    finally:
+        await admin.aclose()
+        await first.close()
+        await second.close()
+
+
+async def test_a_silent_subscription_counts_as_lost(
+    workers: tuple[TieredBackend, TieredBackend],
+) -> None:
+    # A connection that stops answering (a NAT or load balancer dropping it
+    # without a word) must not leave L1 trusted.
+    first, second = workers
+    assert await first.set("GET /q", ENTRY, ttl=60)
+    assert await second.get("GET /q") is not None
+    assert second.l1.get_nowait("GET /q") is not None
+
+    async def unanswered(pubsub: Any) -> None:
+        return None  # the ping never reaches Redis, so nothing comes back
+
+    second._heartbeat = 0.05
+    second._ping = unanswered  # type: ignore[method-assign]
+    assert await _eventually_gone(second, "GET /q")
+    assert second.stats()["listener_losses"] >= 1

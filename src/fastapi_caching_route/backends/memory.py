@@ -232,6 +232,11 @@ class MemoryBackend(CacheBackend):
         removed: int = self._store.clear(self._ns(namespace))
         return removed
 
+    def clear_all(self) -> int:
+        """Remove every entry of every namespace; returns how many were removed."""
+        removed: int = self._store.clear_all()
+        return removed
+
     def stats(self) -> dict[str, Any]:
         return {**self._store.stats(), "variants_dropped": self.variants_dropped}
 
