@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from conftest import Calls, caching_router, make_app, open_client
+from fastapi import Request
+from fastapi.responses import PlainTextResponse
 from redis.asyncio.cluster import RedisCluster
 
 from fastapi_caching_route import FastAPICache, RedisBackend, StoredResponse
@@ -160,4 +162,32 @@ async def test_an_app_on_the_cluster(cluster_url: str) -> None:
             assert (await client.get(f"/cluster?q={q}")).headers["x-cache"] == "MISS"
             assert (await client.get(f"/cluster?q={q}")).headers["x-cache"] == "HIT"
     assert calls.count == 3
+    await backend.close()
+
+
+async def test_vary_variants_on_the_cluster(cluster_url: str) -> None:
+    # The index, the variants and their order share the key's hash tag: one
+    # slot, so the Lua script that bounds them runs on one node.
+    backend = RedisBackend(RedisCluster.from_url(cluster_url), max_variants=2)
+    cache = FastAPICache(backend)
+    router = caching_router()
+    calls = Calls()
+
+    @cache()
+    @router.get("/lang")
+    def lang(request: Request) -> PlainTextResponse:
+        calls()
+        language = request.headers.get("accept-language", "")
+        return PlainTextResponse(language, headers={"vary": "accept-language"})
+
+    async with open_client(make_app(router)) as client:
+        statuses = []
+        for language in ("en", "de", "en", "de", "fr", "en"):
+            r = await client.get("/lang", headers={"accept-language": language})
+            assert r.text == language
+            statuses.append(r.headers["x-cache"])
+    assert statuses == ["MISS", "MISS", "HIT", "HIT", "MISS", "MISS"]  # fr pushed en out
+    assert backend.stats()["variants_dropped"] >= 1
+    assert await cache.invalidate_cached("GET /lang") == 2  # every variant of the key
+    assert await backend.get("GET /lang", headers=[(b"accept-language", b"fr")]) is None
     await backend.close()

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 from conftest import Calls, caching_router, make_app, open_client
+from fastapi import Request
+from fastapi.responses import PlainTextResponse
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -183,8 +185,10 @@ class _PausedRedis(RedisBackend):
         self.answered = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:
-        found = await super().get(key, namespace)
+    async def get(
+        self, key: str, namespace: str | None = None, *, headers: Any = None
+    ) -> StoredResponse | None:
+        found = await super().get(key, namespace, headers=headers)
         if self.pausing:
             self.answered.set()
             await self.release.wait()
@@ -356,3 +360,52 @@ async def test_a_silent_subscription_counts_as_lost(
     second._ping = unanswered  # type: ignore[method-assign]
     assert await _eventually_gone(second, "GET /q")
     assert second.stats()["listener_losses"] >= 1
+
+
+# --- Vary variants across the tiers (RFC 9111 section 4.1) ------------------------------
+
+
+async def test_variants_travel_between_workers_and_stay_apart(
+    workers: tuple[TieredBackend, TieredBackend],
+) -> None:
+    first, second = workers
+    apps = []
+    calls = Calls()
+    for backend in (first, second):
+        router = caching_router()
+        cache = FastAPICache(backend)
+
+        @cache(ttl=60)
+        @router.get("/lang")
+        def lang(request: Request) -> PlainTextResponse:
+            calls()
+            return PlainTextResponse(
+                request.headers.get("accept-language", ""), headers={"vary": "accept-language"}
+            )
+
+        apps.append(make_app(router))
+    async with open_client(apps[0]) as a, open_client(apps[1]) as b:
+        for language in ("en", "de"):
+            assert (await a.get("/lang", headers={"accept-language": language})).text == language
+        answers = []
+        for _ in range(2):  # from Redis, then from the second worker's L1 (and its lane)
+            for language in ("de", "en", "fr"):
+                r = await b.get("/lang", headers={"accept-language": language})
+                answers.append((r.text, r.headers.get("x-cache")))
+    assert answers == [
+        ("de", "HIT"),
+        ("en", "HIT"),
+        ("fr", "MISS"),
+        ("de", "HIT"),
+        ("en", "HIT"),
+        ("fr", "HIT"),
+    ]
+    assert calls.count == 3
+    assert second.stats()["l1_fills"] >= 2
+
+
+async def test_max_variants_reaches_both_tiers(redis_url: str) -> None:
+    backend = TieredBackend(RedisBackend.from_url(redis_url))
+    FastAPICache(backend, max_variants=3)
+    assert (backend.max_variants, backend.l1.max_variants, backend.l2.max_variants) == (3, 3, 3)
+    await backend.close()

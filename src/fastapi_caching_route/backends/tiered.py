@@ -38,7 +38,7 @@ from typing import Any
 from .. import _core
 from .._entry import StoredResponse
 from .._log import RateLimitedLog
-from .base import CacheBackend
+from .base import CacheBackend, RequestHeaders
 from .memory import MemoryBackend
 from .redis import RedisBackend
 
@@ -140,6 +140,15 @@ class TieredBackend(CacheBackend):
         """Whether this worker is subscribed to invalidations, so that L1 is used fully."""
         return self._listening
 
+    @property  # type: ignore[override]
+    def max_variants(self) -> int:
+        """Responses kept per key when they carry Vary, in both tiers."""
+        return self.l2.max_variants
+
+    @max_variants.setter
+    def max_variants(self, value: int) -> None:
+        self.l1.max_variants = self.l2.max_variants = value
+
     def hit_path(
         self,
         namespace: str | None,
@@ -151,13 +160,17 @@ class TieredBackend(CacheBackend):
         self._ensure_listener()
         return self.l1.hit_path(namespace, key_spec, hit_header, **options)
 
-    def get_nowait(self, key: str, namespace: str | None = None) -> StoredResponse | None:
+    def get_nowait(
+        self, key: str, namespace: str | None = None, *, headers: RequestHeaders | None = None
+    ) -> StoredResponse | None:
         """The in-process tier only (Redis is asked by :meth:`get`)."""
-        return self.l1.get_nowait(key, namespace)
+        return self.l1.get_nowait(key, namespace, headers=headers)
 
-    async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:
+    async def get(
+        self, key: str, namespace: str | None = None, *, headers: RequestHeaders | None = None
+    ) -> StoredResponse | None:
         self._ensure_listener()
-        entry = self.l1.get_nowait(key, namespace)
+        entry = self.l1.get_nowait(key, namespace, headers=headers)
         if entry is not None:
             return entry
         target = (self._name(namespace), key)
@@ -167,7 +180,7 @@ class TieredBackend(CacheBackend):
         reads = self._reads.setdefault(target, [])
         reads.append(read)
         try:
-            entry = await self.l2.get(key, namespace)
+            entry = await self.l2.get(key, namespace, headers=headers)
         finally:
             reads.remove(read)
             if not reads and self._reads.get(target) is reads:
