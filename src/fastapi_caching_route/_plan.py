@@ -82,8 +82,7 @@ class CachePlan:
         # security-scheme guards of the route's own dependencies=[...] (a hit
         # must not skip a guard).
         early = [
-            get_parameterless_sub_dependant(depends=d, path=path)
-            for d in config.early_dependencies
+            get_parameterless_sub_dependant(depends=d, path=path) for d in config.early_dependencies
         ]
         early.extend(security_guards(dependant))
         self.early: Dependant | None = Dependant(dependencies=early) if early else None
@@ -339,11 +338,12 @@ class CachePlan:
         self, key: str, request_headers: list[tuple[bytes, bytes]]
     ) -> StoredResponse | None:
         try:
+            entry: StoredResponse | None
             if not self.get_takes_headers:  # a backend of one's own, one response per key
-                found = self.backend.get_nowait if self.synchronous else self.backend.get
-                entry = found(key, self.namespace)
-                if not self.synchronous:
-                    entry = await entry
+                if self.synchronous:
+                    entry = self.backend.get_nowait(key, self.namespace)
+                else:
+                    entry = await self.backend.get(key, self.namespace)
             elif self.synchronous:
                 entry = self.backend.get_nowait(key, self.namespace, headers=request_headers)
             else:

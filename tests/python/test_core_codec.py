@@ -119,13 +119,33 @@ def test_round_trip(r: dict[str, Any]) -> None:
 def test_tags_default_to_empty() -> None:
     data = _core.encode_response("k", 304, (), b"", None, 0.0, 0, 0.0, False)
     assert _core.decode_response(data, "k") == (
-        304, (), b"", None, 0.0, 0, 0.0, False, (), (), "", False
+        304,
+        (),
+        b"",
+        None,
+        0.0,
+        0,
+        0.0,
+        False,
+        (),
+        (),
+        "",
+        False,
     )
 
 
 def test_a_variant_decodes_only_for_its_secondary_key() -> None:
     data = _core.encode_response(
-        "k", 200, (), b"en", None, 0.0, 0, 0.0, False, vary=["accept-language"],
+        "k",
+        200,
+        (),
+        b"en",
+        None,
+        0.0,
+        0,
+        0.0,
+        False,
+        vary=["accept-language"],
         secondary="accept-language=en",
     )
     assert _core.decode_response(data, "k", "accept-language=en") is not None

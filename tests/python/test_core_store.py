@@ -137,7 +137,8 @@ def test_not_modified_keeps_only_validators_and_caching_fields() -> None:
 def test_revalidate_entries_are_never_answered() -> None:
     store, ns = _store_with_entry(revalidate=True)
     assert _hit_path(store, ns).answer(_scope(), 1000.0) == "GET /x"
-    assert _hit_path(store, ns).lookup("GET /x", "GET", None, None, False, 1000.0, None, False) is None
+    found = _hit_path(store, ns).lookup("GET /x", "GET", None, None, False, 1000.0, None, False)
+    assert found is None
 
 
 def test_request_no_cache_is_a_bypass_only_when_honoured() -> None:

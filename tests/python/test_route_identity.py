@@ -224,7 +224,7 @@ async def test_every_scheme_kind_is_an_identity(make_cache: MakeCache, scheme_na
 
     @cache()
     @router.get("/mine")
-    def mine(credential: Any = Security(scheme)) -> str:
+    def mine(credential: Annotated[Any, Security(scheme)]) -> str:
         calls()
         return _value(credential)
 
@@ -237,12 +237,13 @@ async def test_every_scheme_kind_is_an_identity(make_cache: MakeCache, scheme_na
 
 
 async def test_http_basic_reaching_the_endpoint_is_an_identity(make_cache: MakeCache) -> None:
+    basic_scheme = HTTPBasic()
     cache = make_cache()
     router = caching_router()
 
     @cache()
     @router.get("/basic")
-    def basic(credentials: HTTPBasicCredentials = Depends(HTTPBasic())) -> str:
+    def basic(credentials: Annotated[HTTPBasicCredentials, Depends(basic_scheme)]) -> str:
         return credentials.username
 
     async with open_client(make_app(router)) as client:

@@ -272,7 +272,7 @@ async def test_a_stream_that_ends_early_because_its_client_left_is_not_stored() 
         return body, dict(sent[0]["headers"])
 
     first = [True]
-    cut_body, cut_headers = await call()
+    cut_body, _ = await call()
     first[0] = False
     gone = False
     full_body, full_headers = await call()

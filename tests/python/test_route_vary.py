@@ -70,7 +70,9 @@ async def test_values_are_normalised_as_the_rfc_allows(make_cache: MakeCache) ->
         same = [
             await client.get("/lang", headers={"accept-language": "en,de"}),
             await client.get("/lang", headers={"accept-language": " en ,  de "}),
-            await client.get("/lang", headers=[("accept-language", "en"), ("accept-language", "de")]),
+            await client.get(
+                "/lang", headers=[("accept-language", "en"), ("accept-language", "de")]
+            ),
         ]
         other = await client.get("/lang", headers={"accept-language": "EN,de"})
     assert first.headers["x-cache"] == "MISS"

@@ -86,7 +86,6 @@ class AiocacheBackend(CacheBackend):
         # aiocache reports success, not a count.
         return int(bool(await self.cache.clear(namespace=namespace)))
 
-
     def stats(self) -> dict[str, Any]:
         return {"variants_dropped": self.variants_dropped}
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any
-
 from collections.abc import Sequence
+from typing import Any
 
 from .._entry import StoredResponse
 

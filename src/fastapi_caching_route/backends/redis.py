@@ -274,7 +274,9 @@ class RedisBackend(CacheBackend):
         order_key = f"{redis_key}:order"
         if not value.vary:
             return bool(
-                await self._call(self._store_plain(keys=[redis_key, order_key], args=[data, expiry]))
+                await self._call(
+                    self._store_plain(keys=[redis_key, order_key], args=[data, expiry])
+                )
             )
         index = _core.encode_response(
             key, 200, (), b"", None, 0.0, 0, 0.0, False, vary=value.vary, vary_index=True

@@ -140,7 +140,7 @@ class TieredBackend(CacheBackend):
         """Whether this worker is subscribed to invalidations, so that L1 is used fully."""
         return self._listening
 
-    @property  # type: ignore[override]
+    @property
     def max_variants(self) -> int:
         """Responses kept per key when they carry Vary, in both tiers."""
         return self.l2.max_variants
