@@ -14,6 +14,7 @@
 #include "fcr/cache_control.hpp"
 #include "fcr/conditional.hpp"
 #include "fcr/http.hpp"
+#include "fcr/vary.hpp"
 #include "py_store.hpp"
 #include "scope.hpp"
 
@@ -207,17 +208,23 @@ class HitPath {
                     const std::optional<std::string>& if_none_match,
                     const std::optional<std::string>& if_modified_since, bool head, double now,
                     nb::handle headers, bool range) {
-    std::vector<HeaderView> views;
-    if (!headers.is_none()) views = header_views(headers.ptr());
-    return find(key, method, if_none_match, if_modified_since, head, now, &views, range);
+    return find(key, method, if_none_match, if_modified_since, head, now, nullptr, range, headers);
   }
 
  private:
   nb::object find(std::string_view key, std::string_view method,
                   const std::optional<std::string>& if_none_match,
                   const std::optional<std::string>& if_modified_since, bool head, double now,
-                  const std::vector<HeaderView>* headers, bool range) {
+                  const std::vector<HeaderView>* headers, bool range,
+                  nb::handle raw_headers = nb::handle()) {
     PayloadPtr found = store_.get(ns_, key);
+    // Only a Vary'd key needs the request's fields: read them then, not per hit.
+    std::vector<HeaderView> views;
+    if (headers == nullptr && raw_headers.is_valid() && !raw_headers.is_none() &&
+        dynamic_cast<const vary::VariantSet*>(found.get()) != nullptr) {
+      views = header_views(raw_headers.ptr());
+      headers = &views;
+    }
     const ResponsePayload* entry = response_for(found, headers, now);
     if (!entry || entry->revalidate) return nb::none();
     // A Range request is answered only from a complete 200 (a stored 206 or
