@@ -1,0 +1,113 @@
+// Freshness (RFC 9111 section 4.2) and reuse (sections 4, 4.2.4, 4.3): when
+// a stored response may answer a request as it is, when it must first be
+// validated with the endpoint, and how old it is.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+namespace fcr::http {
+
+// How the route treats responses that carry no explicit freshness.
+struct FreshnessPolicy {
+  double route_ttl = 0;  // > 0: the route's ttl, which wins over the response
+  // Ignore the response's Cache-Control (and Expires) altogether: the route's
+  // ttl, or nothing, decides the lifetime.
+  bool ignore_response_cache_control = false;
+  // Without explicit freshness (no route ttl, s-maxage, max-age or Expires):
+  // false keeps 0.6.0's contract (fresh until invalidated); true behaves as a
+  // shared cache: reused only after validation, or with a heuristic lifetime
+  // when `heuristic` allows it.
+  bool shared_cache_freshness = false;
+  // RFC 9111 section 4.2.2: a heuristic lifetime of `heuristic_fraction` of
+  // the time since Last-Modified, capped at `heuristic_max`, for statuses
+  // that are heuristically cacheable (RFC 9110 section 15.1). Only with
+  // shared_cache_freshness.
+  bool heuristic = false;
+  double heuristic_fraction = 0.1;
+  double heuristic_max = 86400;
+};
+
+// What a response's headers say about its freshness, read once when it is
+// stored (or refreshed by a 304). The header values are the combined field
+// lines; `has_*` tells an absent field from an empty one.
+struct ResponseTimes {
+  std::string_view cache_control;
+  std::string_view expires;
+  bool has_expires = false;
+  std::string_view date;
+  bool has_date = false;
+  std::string_view age;
+  bool has_age = false;
+  std::string_view last_modified;
+  bool has_last_modified = false;
+  int status = 200;
+  double response_time = 0;  // when the response was received (wall clock, seconds)
+};
+
+// The freshness of a stored response, fixed at storage.
+struct EntryTiming {
+  double stored_at = 0;    // response_time
+  // corrected_initial_age (section 4.2.3): max(apparent age from Date, the
+  // received Age), in seconds, at stored_at.
+  double initial_age = 0;
+  double lifetime = 0;     // freshness lifetime (section 4.2.1), when bounded
+  bool unbounded = false;  // fresh until invalidated (no explicit freshness, 0.6.0 contract)
+  bool heuristic = false;  // the lifetime is heuristic (section 4.2.2)
+  bool no_cache = false;   // validate before every reuse (section 5.2.2.4)
+  // Never served stale: must-revalidate, proxy-revalidate, or s-maxage
+  // (sections 5.2.2.2, 5.2.2.8, 5.2.2.10).
+  bool must_revalidate = false;
+  double stale_while_revalidate = 0;  // RFC 5861 windows, 0 when must_revalidate
+  double stale_if_error = 0;
+};
+
+// The timing of a response with these headers under this policy.
+EntryTiming entry_timing(const ResponseTimes& response, const FreshnessPolicy& policy);
+
+// The received Age (section 5.1): the first member that is a valid
+// delta-seconds; values too large for 31 bits saturate at 2^31; nullopt when
+// there is none.
+std::optional<std::int64_t> parse_age(std::string_view age);
+
+// current_age (section 4.2.3) at `now`: initial_age plus the time resident.
+double current_age(const EntryTiming& timing, double now) noexcept;
+
+// What a request's own Cache-Control asks of a stored response, when the
+// route honours request directives (section 5.2.1).
+struct RequestFreshness {
+  bool no_cache = false;                     // validate first
+  std::optional<std::int64_t> max_age;       // no older than this
+  std::optional<std::int64_t> min_fresh;     // fresh for at least this much longer
+  std::optional<std::int64_t> max_stale;     // may be stale by this much (a bare max-stale: any)
+  bool max_stale_any = false;
+};
+
+enum class Reuse : std::uint8_t {
+  fresh,                   // answer from the entry as it is
+  stale_while_revalidate,  // answer now, refresh in the background (RFC 5861)
+  revalidate,              // ask the endpoint with the entry's validators first
+  miss,                    // the entry cannot serve: run the endpoint as on a miss
+};
+
+struct ReuseDecision {
+  Reuse reuse = Reuse::miss;
+  double age = 0;       // current_age, for the Age field
+  double ttl_left = 0;  // lifetime - age (negative when stale), for Cache-Status
+};
+
+// Whether the entry may answer a request now (sections 4.2.4, 4.3, 5.2.2):
+// fresh when age < lifetime (or unbounded) and no no-cache; stale entries are
+// revalidated when they have a validator (`has_validator`: an ETag or a
+// Last-Modified), else a miss; must_revalidate entries are never served
+// stale; a stale entry within its stale-while-revalidate window is served
+// while a refresh runs.
+ReuseDecision decide_reuse(const EntryTiming& timing, double now, bool has_validator,
+                           const RequestFreshness& request = {});
+
+// How long the store keeps the entry from `now`: until it is stale plus
+// `keep` seconds (for revalidation and stale serving), or 0 when unbounded.
+double store_ttl(const EntryTiming& timing, double now, double keep) noexcept;
+
+}  // namespace fcr::http
