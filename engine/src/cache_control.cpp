@@ -10,10 +10,6 @@ namespace {
 using detail::iequals;
 using detail::is_tchar;
 
-// RFC 9111 section 1.2.2: a delta-seconds value too large to represent is
-// taken as 2^31.
-constexpr std::int64_t kMaxDelta = std::int64_t{1} << 31;
-
 // A directive's argument: the token, or the unescaped content of a
 // quoted-string. `valid` is false when the text after '=' is neither.
 struct Argument {
@@ -51,13 +47,8 @@ Argument parse_argument(std::string_view raw) {
 
 // delta-seconds (RFC 9111 section 1.2.2): 1*DIGIT, clamped to 2^31.
 std::optional<std::int64_t> delta_seconds(const Argument& arg) {
-  if (!arg.valid || arg.value.empty()) return std::nullopt;
-  std::int64_t n = 0;
-  for (char c : arg.value) {
-    if (c < '0' || c > '9') return std::nullopt;
-    if (n < kMaxDelta) n = n * 10 + (c - '0');
-  }
-  return n < kMaxDelta ? n : kMaxDelta;
+  if (!arg.valid) return std::nullopt;
+  return detail::parse_delta_seconds(arg.value);
 }
 
 // max-age and s-maxage: an invalid or missing value means "stale" (0).
@@ -114,6 +105,16 @@ CacheControl parse_cache_control(std::string_view value) {
       set_extension(cc.stale_while_revalidate, arg);
     } else if (iequals(name, "stale-if-error")) {
       set_extension(cc.stale_if_error, arg);
+    } else if (iequals(name, "min-fresh")) {
+      set_extension(cc.min_fresh, arg);
+    } else if (iequals(name, "max-stale")) {
+      // RFC 9111 section 5.2.1.2: "If no value is assigned to max-stale,
+      // then the client will accept a stale response of any age."
+      if (!arg.present) {
+        cc.max_stale_any = true;
+      } else {
+        set_extension(cc.max_stale, arg);
+      }
     }
   });
   return cc;
@@ -134,6 +135,20 @@ RequestDirectives parse_request_directives(std::string_view cache_control, bool 
   return out;
 }
 
+namespace {
+
+// RFC 9111 section 3.5: "A shared cache MUST NOT use a cached response to a
+// request with an Authorization header field ... to satisfy any subsequent
+// request unless the response contains a Cache-Control field with a response
+// directive ... that allows it to be stored by a shared cache": "must-
+// revalidate ..., public ..., and s-maxage".
+bool authorization_forbids(const CacheControl& cc, const StoragePolicy& policy) {
+  if (!policy.shared_authorization_rules || !policy.request_has_authorization) return false;
+  return !(cc.public_ || cc.s_maxage || cc.must_revalidate);
+}
+
+}  // namespace
+
 StorageDecision decide_storage(const CacheControl& cc, bool has_set_cookie,
                                const StoragePolicy& policy) {
   StorageDecision d;
@@ -144,6 +159,8 @@ StorageDecision decide_storage(const CacheControl& cc, bool has_set_cookie,
     d.verdict = StoreVerdict::no_store;
   } else if (honor && cc.private_) {
     d.verdict = StoreVerdict::private_;
+  } else if (authorization_forbids(cc, policy)) {
+    d.verdict = StoreVerdict::authorization;
   } else if (has_set_cookie && !policy.store_set_cookie) {
     d.verdict = StoreVerdict::set_cookie;
   }
@@ -169,6 +186,7 @@ std::string_view verdict_name(StoreVerdict verdict) noexcept {
     case StoreVerdict::store: return "store";
     case StoreVerdict::no_store: return "no_store";
     case StoreVerdict::private_: return "private";
+    case StoreVerdict::authorization: return "authorization";
     case StoreVerdict::set_cookie: return "set_cookie";
     case StoreVerdict::zero_lifetime: return "zero_lifetime";
   }

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -52,6 +54,22 @@ inline bool iequals(std::string_view a, std::string_view b) {
     if (to_lower_ascii(a[i]) != to_lower_ascii(b[i])) return false;
   }
   return true;
+}
+
+// RFC 9111 section 1.2.2: a delta-seconds value too large to represent: "the
+// cache MUST consider the value to be 2147483648 (2^31)".
+inline constexpr std::int64_t kMaxDeltaSeconds = std::int64_t{1} << 31;
+
+// delta-seconds = 1*DIGIT (RFC 9111 section 1.2.2), saturating at 2^31;
+// nullopt for anything else (empty, a sign, a space, a fraction).
+inline std::optional<std::int64_t> parse_delta_seconds(std::string_view s) {
+  if (s.empty()) return std::nullopt;
+  std::int64_t n = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    if (n < kMaxDeltaSeconds) n = n * 10 + (c - '0');
+  }
+  return std::min(n, kMaxDeltaSeconds);
 }
 
 // Adds a field name to a list of names as Vary and the cache key keep them:

@@ -127,6 +127,25 @@ TEST(ParseCacheControl, UnterminatedQuoteCannotHideLaterDirectives) {
   EXPECT_TRUE(parse_cache_control("\", no-store").no_store);
 }
 
+// RFC 9111 section 5.2.1.3: "min-fresh" = delta-seconds; section 5.2.1.2:
+// "If no value is assigned to max-stale, then the client will accept a stale
+// response of any age."
+TEST(ParseCacheControl, RequestMinFreshAndMaxStale) {
+  CacheControl cc = parse_cache_control("min-fresh=5, max-stale=7");
+  EXPECT_EQ(cc.min_fresh, 5);
+  EXPECT_EQ(cc.max_stale, 7);
+  EXPECT_FALSE(cc.max_stale_any);
+  cc = parse_cache_control("Max-Stale");
+  EXPECT_TRUE(cc.max_stale_any);
+  EXPECT_FALSE(cc.max_stale);
+  // Invalid values are ignored (a later valid one is taken).
+  cc = parse_cache_control("min-fresh=x, max-stale=-1, max-stale=\"3\", min-fresh=2");
+  EXPECT_EQ(cc.min_fresh, 2);
+  EXPECT_EQ(cc.max_stale, 3);
+  EXPECT_FALSE(cc.max_stale_any);
+  EXPECT_EQ(parse_cache_control("max-stale=99999999999").max_stale, kTwo31);
+}
+
 TEST(RequestDirectives, IgnoredFieldsMeanNothing) {
   auto d = parse_request_directives("", false, "");
   EXPECT_FALSE(d.bypass_lookup);
@@ -257,10 +276,69 @@ TEST(DecideStorage, StaleDirectives) {
   EXPECT_EQ(d.stale_if_error, 0);
 }
 
+StoragePolicy authorized(bool shared_rules = true) {
+  StoragePolicy p;
+  p.request_has_authorization = true;
+  p.shared_authorization_rules = shared_rules;
+  return p;
+}
+
+// RFC 9111 section 3.5: "A shared cache MUST NOT use a cached response to a
+// request with an Authorization header field ... unless the response contains
+// a Cache-Control field with a response directive ... that allows it".
+TEST(DecideStorage, AuthorizationNeedsAnExplicitDirective) {
+  EXPECT_EQ(decide("", false, authorized()).verdict, StoreVerdict::authorization);
+  EXPECT_EQ(decide("max-age=60", false, authorized()).verdict, StoreVerdict::authorization);
+  EXPECT_EQ(decide("no-cache, max-age=60", false, authorized()).verdict,
+            StoreVerdict::authorization);
+}
+
+// Section 3.5: "the following response directives have such an effect:
+// must-revalidate ..., public ..., and s-maxage".
+TEST(DecideStorage, PublicSMaxageOrMustRevalidateAllowAuthorization) {
+  EXPECT_EQ(decide("public", false, authorized()).verdict, StoreVerdict::store);
+  EXPECT_EQ(decide("s-maxage=60", false, authorized()).verdict, StoreVerdict::store);
+  EXPECT_EQ(decide("must-revalidate, max-age=60", false, authorized()).verdict,
+            StoreVerdict::store);
+  EXPECT_EQ(decide("PUBLIC, max-age=5", false, authorized()).ttl, 5);
+  // proxy-revalidate is not one of them.
+  EXPECT_EQ(decide("proxy-revalidate, max-age=60", false, authorized()).verdict,
+            StoreVerdict::authorization);
+}
+
+TEST(DecideStorage, AuthorizationRuleNeedsBothFlags) {
+  EXPECT_EQ(decide("max-age=60", false, authorized(false)).verdict, StoreVerdict::store);
+  StoragePolicy no_header;
+  no_header.shared_authorization_rules = true;
+  EXPECT_EQ(decide("max-age=60", false, no_header).verdict, StoreVerdict::store);
+}
+
+TEST(DecideStorage, AuthorizationVerdictOrder) {
+  // no_store and private_ come first, then authorization, then set_cookie and
+  // zero_lifetime.
+  EXPECT_EQ(decide("no-store", false, authorized()).verdict, StoreVerdict::no_store);
+  EXPECT_EQ(decide("private", false, authorized()).verdict, StoreVerdict::private_);
+  EXPECT_EQ(decide("public, private", false, authorized()).verdict, StoreVerdict::private_);
+  EXPECT_EQ(decide("max-age=0", true, authorized()).verdict, StoreVerdict::authorization);
+  EXPECT_EQ(decide("public", true, authorized()).verdict, StoreVerdict::set_cookie);
+  EXPECT_EQ(decide("public, max-age=0", false, authorized()).verdict,
+            StoreVerdict::zero_lifetime);
+}
+
+TEST(DecideStorage, IgnoringCacheControlDoesNotLiftTheAuthorizationRule) {
+  StoragePolicy p = authorized();
+  p.ignore_response_cache_control = true;
+  EXPECT_EQ(decide("private", false, p).verdict, StoreVerdict::authorization);
+  EXPECT_EQ(decide("public, no-store", false, p).verdict, StoreVerdict::store);
+  p.route_ttl = 30;
+  EXPECT_EQ(decide("", false, p).verdict, StoreVerdict::authorization);
+}
+
 TEST(VerdictName, AllVerdicts) {
   EXPECT_EQ(fcr::http::verdict_name(StoreVerdict::store), "store");
   EXPECT_EQ(fcr::http::verdict_name(StoreVerdict::no_store), "no_store");
   EXPECT_EQ(fcr::http::verdict_name(StoreVerdict::private_), "private");
+  EXPECT_EQ(fcr::http::verdict_name(StoreVerdict::authorization), "authorization");
   EXPECT_EQ(fcr::http::verdict_name(StoreVerdict::set_cookie), "set_cookie");
   EXPECT_EQ(fcr::http::verdict_name(StoreVerdict::zero_lifetime), "zero_lifetime");
 }

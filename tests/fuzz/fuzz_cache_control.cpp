@@ -22,7 +22,8 @@ bool same(const CacheControl& a, const CacheControl& b) {
          a.proxy_revalidate == b.proxy_revalidate && a.immutable == b.immutable &&
          a.max_age == b.max_age && a.s_maxage == b.s_maxage &&
          a.stale_while_revalidate == b.stale_while_revalidate &&
-         a.stale_if_error == b.stale_if_error;
+         a.stale_if_error == b.stale_if_error && a.min_fresh == b.min_fresh &&
+         a.max_stale == b.max_stale && a.max_stale_any == b.max_stale_any;
 }
 
 }  // namespace
@@ -33,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(same(cc, fcr::http::parse_cache_control(value)));
   FUZZ_CHECK(delta_ok(cc.max_age) && delta_ok(cc.s_maxage));
   FUZZ_CHECK(delta_ok(cc.stale_while_revalidate) && delta_ok(cc.stale_if_error));
+  FUZZ_CHECK(delta_ok(cc.min_fresh) && delta_ok(cc.max_stale));
 
   // Whatever precedes it, a later no-store or private is never hidden (not
   // even by an unterminated quoted-string).
@@ -43,11 +45,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   FUZZ_CHECK(!cc.no_store || widened.no_store);
   FUZZ_CHECK(!cc.private_ || widened.private_);
 
-  for (int variant = 0; variant < 8; ++variant) {
+  for (int variant = 0; variant < 16; ++variant) {
     fcr::http::StoragePolicy policy;
     policy.route_ttl = (variant & 1) ? 30.0 : 0.0;
     policy.ignore_response_cache_control = (variant & 2) != 0;
     policy.store_set_cookie = (variant & 4) != 0;
+    policy.request_has_authorization = policy.shared_authorization_rules = (variant & 8) != 0;
+    // RFC 9111 section 3.5: only public, s-maxage or must-revalidate lift it.
+    const bool authorization_blocks =
+        policy.request_has_authorization && !(cc.public_ || cc.s_maxage || cc.must_revalidate);
     for (const bool set_cookie : {false, true}) {
       const auto d = fcr::http::decide_storage(cc, set_cookie, policy);
       FUZZ_CHECK(d.ttl >= 0 && d.ttl <= static_cast<double>(kMaxDelta));
@@ -60,8 +66,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(d.verdict != StoreVerdict::store);
       }
       if (set_cookie && !policy.store_set_cookie) FUZZ_CHECK(d.verdict != StoreVerdict::store);
+      if (authorization_blocks) FUZZ_CHECK(d.verdict != StoreVerdict::store);
+      if (d.verdict == StoreVerdict::authorization) FUZZ_CHECK(authorization_blocks);
       if (policy.ignore_response_cache_control) {
-        FUZZ_CHECK(d.verdict == StoreVerdict::store || d.verdict == StoreVerdict::set_cookie);
+        FUZZ_CHECK(d.verdict == StoreVerdict::store || d.verdict == StoreVerdict::set_cookie ||
+                   d.verdict == StoreVerdict::authorization);
         FUZZ_CHECK(!d.revalidate);
       }
       if (d.verdict == StoreVerdict::zero_lifetime) FUZZ_CHECK(d.ttl == 0);

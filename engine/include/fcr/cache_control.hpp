@@ -15,6 +15,9 @@ namespace fcr::http {
 // non-negative integer makes max-age/s-maxage 0 (RFC 9111 section 4.2.1: an
 // invalid max-age means stale); other invalid numeric values are ignored.
 // Values above 2^31 are clamped to 2^31 (RFC 9111 section 1.2.2).
+// The request directives min-fresh and max-stale are parsed here too (one
+// field syntax for both directions, RFC 9111 section 5.2); an invalid value
+// is ignored, a bare max-stale sets max_stale_any.
 // Field-qualified forms (private="set-cookie", no-cache="x") count as the
 // unqualified directive: the conservative reading for a shared cache. An
 // unterminated quoted-string ends at the next comma, so a stray quote cannot
@@ -31,6 +34,10 @@ struct CacheControl {
   std::optional<std::int64_t> s_maxage;
   std::optional<std::int64_t> stale_while_revalidate;
   std::optional<std::int64_t> stale_if_error;
+  // Request directives (RFC 9111 section 5.2.1).
+  std::optional<std::int64_t> min_fresh;
+  std::optional<std::int64_t> max_stale;  // max-stale=N
+  bool max_stale_any = false;             // max-stale without a value
 };
 
 CacheControl parse_cache_control(std::string_view value);
@@ -54,12 +61,20 @@ struct StoragePolicy {
   // are stored, and max-age, no-cache and stale-* have no effect either.
   bool ignore_response_cache_control = false;
   bool store_set_cookie = false;           // store responses carrying Set-Cookie
+  // RFC 9111 section 3.5, when both are true: the response to a request with
+  // Authorization is stored only if its Cache-Control has public, s-maxage or
+  // must-revalidate. ignore_response_cache_control does not lift this rule
+  // (those three directives still do): it is the shared cache's safety rule,
+  // and the route opts into it (shared mode).
+  bool request_has_authorization = false;
+  bool shared_authorization_rules = false;
 };
 
 enum class StoreVerdict : std::uint8_t {
   store,
   no_store,         // Cache-Control: no-store
   private_,         // Cache-Control: private
+  authorization,    // request with Authorization, no public/s-maxage/must-revalidate
   set_cookie,       // Set-Cookie present
   zero_lifetime,    // max-age/s-maxage of 0 and no route ttl
 };
@@ -75,7 +90,8 @@ struct StorageDecision {
 // The decision for a response with this Cache-Control value. The route's ttl
 // wins over max-age/s-maxage (s-maxage over max-age) when set. The stale-*
 // windows are 0 under must-revalidate or proxy-revalidate (a stale entry must
-// not be served). Verdict order: no_store, private_, set_cookie, zero_lifetime.
+// not be served). Verdict order, first match wins: no_store, private_,
+// authorization, set_cookie, zero_lifetime.
 StorageDecision decide_storage(const CacheControl& cache_control, bool has_set_cookie,
                                const StoragePolicy& policy);
 
