@@ -63,12 +63,21 @@ struct EntryTiming {
   double stale_if_error = 0;
 };
 
-// The timing of a response with these headers under this policy.
+// The timing of a response with these headers under this policy. Never
+// fails: a malformed field counts as absent, except Expires, where anything
+// but one valid HTTP-date means already stale (section 5.3). The lifetime is
+// the route ttl, else s-maxage, max-age, Expires - Date (section 4.2.1);
+// without any, unbounded, or under shared_cache_freshness 0 or heuristic.
+// ignore_response_cache_control drops Cache-Control and Expires (the flags
+// stay false) but still applies the policy's rule for responses without
+// explicit freshness. Date, Age and Last-Modified are read under every
+// policy. A non-finite response_time counts as 0.
 EntryTiming entry_timing(const ResponseTimes& response, const FreshnessPolicy& policy);
 
-// The received Age (section 5.1): the first member that is a valid
-// delta-seconds; values too large for 31 bits saturate at 2^31; nullopt when
-// there is none.
+// The received Age (section 5.1): the first non-empty member of the field
+// value when it is a valid delta-seconds, else nullopt ("a cache SHOULD
+// ignore the field"; a later valid member is not used). Values too large for
+// 31 bits saturate at 2^31 (section 1.2.2).
 std::optional<std::int64_t> parse_age(std::string_view age);
 
 // current_age (section 4.2.3) at `now`: initial_age plus the time resident.
@@ -80,9 +89,16 @@ struct RequestFreshness {
   bool no_cache = false;                     // validate first
   std::optional<std::int64_t> max_age;       // no older than this
   std::optional<std::int64_t> min_fresh;     // fresh for at least this much longer
-  std::optional<std::int64_t> max_stale;     // may be stale by this much (a bare max-stale: any)
-  bool max_stale_any = false;
+  std::optional<std::int64_t> max_stale;     // may be stale by this much
+  bool max_stale_any = false;                // a bare max-stale: stale by any amount
 };
+
+// The request's Cache-Control (when `has_cache_control`), or its Pragma
+// otherwise ("Pragma: no-cache" is "Cache-Control: no-cache" only without a
+// Cache-Control field, section 5.4). An invalid max-age counts as 0, invalid
+// min-fresh/max-stale values are ignored (parse_cache_control's rules).
+RequestFreshness parse_request_freshness(std::string_view cache_control, bool has_cache_control,
+                                         std::string_view pragma);
 
 enum class Reuse : std::uint8_t {
   fresh,                   // answer from the entry as it is
@@ -91,23 +107,52 @@ enum class Reuse : std::uint8_t {
   miss,                    // the entry cannot serve: run the endpoint as on a miss
 };
 
+// ttl_left of an unbounded entry: 2^31 seconds, the largest delta-seconds
+// (RFC 9111 section 1.2.2), so that it fits Cache-Status's ttl and any int.
+inline constexpr double kUnboundedTtlLeft = 2147483648.0;
+
 struct ReuseDecision {
   Reuse reuse = Reuse::miss;
   double age = 0;       // current_age, for the Age field
-  double ttl_left = 0;  // lifetime - age (negative when stale), for Cache-Status
+  // lifetime - age (negative when stale), for Cache-Status; kUnboundedTtlLeft
+  // when unbounded.
+  double ttl_left = 0;
 };
 
 // Whether the entry may answer a request now (sections 4.2.4, 4.3, 5.2.2):
 // fresh when age < lifetime (or unbounded) and no no-cache; stale entries are
 // revalidated when they have a validator (`has_validator`: an ETag or a
 // Last-Modified), else a miss; must_revalidate entries are never served
-// stale; a stale entry within its stale-while-revalidate window is served
-// while a refresh runs.
+// stale; a stale entry with age < lifetime + stale_while_revalidate is served
+// while a refresh runs, unless the request has any of no-cache, max-age,
+// min-fresh or max-stale (each states what the client accepts, and a stale
+// response beyond it is not). The request's no-cache, or a response
+// no-cache, always revalidates (or misses). max-age=N: acceptable only when
+// age <= N; min-fresh=N: only when lifetime - age >= N (always for
+// unbounded); max-stale[=N]: a stale entry is served as fresh when stale by
+// at most N seconds (or any), never when must_revalidate.
 ReuseDecision decide_reuse(const EntryTiming& timing, double now, bool has_validator,
                            const RequestFreshness& request = {});
 
+// Whether a stale entry may answer when the endpoint fails (RFC 5861 section
+// 4, stale-if-error): not under no_cache or must_revalidate, and only while
+// age < lifetime + stale_if_error (always when unbounded).
+bool serves_stale_on_error(const EntryTiming& timing, double now) noexcept;
+
+// Whether a response is worth storing: it can answer a later request as it
+// is (unbounded, or fresh or within a stale window on arrival, and not
+// no-cache), or it can be revalidated (`has_validator`). A response that is
+// stale on arrival, has no validator and no stale window would only ever be
+// a miss.
+bool worth_storing(const EntryTiming& timing, bool has_validator) noexcept;
+
 // How long the store keeps the entry from `now`: until it is stale plus
-// `keep` seconds (for revalidation and stale serving), or 0 when unbounded.
+// max(keep, stale_while_revalidate, stale_if_error) seconds (for revalidation
+// and stale serving: the entry's own stale windows are never cut short), or 0
+// (no expiry) when unbounded. An entry already past that moment gets
+// kMinStoreTtl, so that the store drops it soon rather than keeping it
+// forever. A negative or NaN `keep` counts as 0.
+inline constexpr double kMinStoreTtl = 0.001;
 double store_ttl(const EntryTiming& timing, double now, double keep) noexcept;
 
 }  // namespace fcr::http
