@@ -175,11 +175,10 @@ EntryTiming entry_timing(const ResponseTimes& response, const FreshnessPolicy& p
   t.initial_age = initial_age(response, clock);
   const bool honor = !policy.ignore_response_cache_control;
   const CacheControl cc = honor ? parse_cache_control(response.cache_control) : CacheControl{};
-  const auto explicit_ = honor ? explicit_lifetime(cc, response, clock) : std::nullopt;
   if (is_route_ttl(policy.route_ttl)) {
     t.lifetime = policy.route_ttl;
-  } else if (explicit_) {
-    t.lifetime = *explicit_;
+  } else if (const auto stated = honor ? explicit_lifetime(cc, response, clock) : std::nullopt) {
+    t.lifetime = *stated;
   } else if (!policy.shared_cache_freshness) {
     t.unbounded = true;  // 0.6.0's contract: fresh until invalidated
   } else if (const auto heuristic = heuristic_lifetime(response, cc, policy, clock)) {

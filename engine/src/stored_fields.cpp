@@ -18,9 +18,10 @@ using detail::iequals;
 // forwarding a request MUST NOT be stored ... Proxy-Authenticate ...,
 // Proxy-Authentication-Info ..., and Proxy-Authorization".
 constexpr std::array<std::string_view, 9> kUnstorable = {
-    "connection",         "keep-alive",         "proxy-connection",
-    "te",                 "transfer-encoding",  "upgrade",
-    "proxy-authenticate", "proxy-authentication-info", "proxy-authorization",
+    "connection",         "keep-alive",        "proxy-connection",
+    "te",                 "transfer-encoding", "upgrade",
+    "proxy-authenticate", "proxy-authentication-info",
+    "proxy-authorization",
 };
 
 // Fields a 304 never replaces. RFC 9111 section 3.2: "the cache MUST add each
