@@ -11,5 +11,6 @@ void bind_http(nanobind::module_& m);
 void bind_hit(nanobind::module_& m);
 void bind_policy(nanobind::module_& m);
 void bind_codec(nanobind::module_& m);
+void bind_freshness(nanobind::module_& m);
 
 }  // namespace fcr::py

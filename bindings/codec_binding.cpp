@@ -42,7 +42,9 @@ nb::bytes encode_response(std::string_view key, int status, nb::handle headers, 
                           std::optional<std::string_view> media_type, double stored_at,
                           std::int64_t last_modified, double lifetime, bool revalidate,
                           nb::handle tags, nb::handle vary, std::string_view secondary,
-                          bool vary_index) {
+                          bool vary_index, double initial_age, double stale_while_revalidate,
+                          double stale_if_error, bool unbounded, bool must_revalidate,
+                          bool heuristic) {
   if (status < 100 || status > 999) throw nb::value_error("status must be an HTTP status code");
   constexpr const char* kHeadersType = "headers must be a sequence of (bytes, bytes) pairs";
   constexpr const char* kTagsType = "tags must be a sequence of str";
@@ -58,6 +60,12 @@ nb::bytes encode_response(std::string_view key, int status, nb::handle headers, 
   view.revalidate = revalidate;
   view.vary_index = vary_index;
   view.secondary = secondary;
+  view.initial_age = initial_age;
+  view.stale_while_revalidate = stale_while_revalidate;
+  view.stale_if_error = stale_if_error;
+  view.unbounded = unbounded;
+  view.must_revalidate = must_revalidate;
+  view.heuristic = heuristic;
 
   // Everything the views point into, kept alive until the end of the call.
   nb::tuple header_items = as_tuple(headers, kHeadersType);
@@ -174,9 +182,12 @@ nb::object decode_response(nb::bytes data, std::string_view key,
     PyTuple_SET_ITEM(vary.ptr(), i++, str_of(name).release().ptr());
   }
 
+  nb::object timing = nb::make_tuple(view->initial_age, view->stale_while_revalidate,
+                                     view->stale_if_error, view->unbounded,
+                                     view->must_revalidate, view->heuristic);
   return nb::make_tuple(view->status, headers, body, media_type, view->stored_at,
                         view->last_modified, view->lifetime, view->revalidate, tags, vary,
-                        str_of(view->secondary), view->vary_index);
+                        str_of(view->secondary), view->vary_index, timing);
 }
 
 }  // namespace
@@ -186,13 +197,19 @@ void bind_codec(nb::module_& m) {
         nb::arg("headers"), nb::arg("body"), nb::arg("media_type").none(), nb::arg("stored_at"),
         nb::arg("last_modified"), nb::arg("lifetime"), nb::arg("revalidate"),
         nb::arg("tags") = nb::tuple(), nb::arg("vary") = nb::tuple(), nb::arg("secondary") = "",
-        nb::arg("vary_index") = false,
+        nb::arg("vary_index") = false, nb::arg("initial_age") = 0.0,
+        nb::arg("stale_while_revalidate") = 0.0, nb::arg("stale_if_error") = 0.0,
+        nb::arg("unbounded") = false, nb::arg("must_revalidate") = false,
+        nb::arg("heuristic") = false,
         nb::sig("def encode_response(key: str, status: int, "
                 "headers: collections.abc.Sequence[tuple[bytes, bytes]], body: bytes, "
                 "media_type: str | None, stored_at: float, last_modified: int, lifetime: float, "
                 "revalidate: bool, tags: collections.abc.Sequence[str] = (), "
                 "vary: collections.abc.Sequence[str] = (), secondary: str = '', "
-                "vary_index: bool = False) -> bytes"),
+                "vary_index: bool = False, initial_age: float = 0.0, "
+                "stale_while_revalidate: float = 0.0, stale_if_error: float = 0.0, "
+                "unbounded: bool = False, must_revalidate: bool = False, "
+                "heuristic: bool = False) -> bytes"),
         "A response in the versioned binary entry format of shared stores; `vary` and "
         "`secondary` make it the variant of `key` for one request (RFC 9111 section 4.1); "
         "`vary_index` marks a record that only names the Vary fields of `key`'s variants. "
@@ -202,9 +219,12 @@ void bind_codec(nb::module_& m) {
         nb::arg("secondary").none() = nb::none(),
         nb::sig("def decode_response(data: bytes, key: str, secondary: str | None = None) -> "
                 "tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, float, int, "
-                "float, bool, tuple[str, ...], tuple[str, ...], str, bool] | None"),
+                "float, bool, tuple[str, ...], tuple[str, ...], str, bool, "
+                "tuple[float, float, float, bool, bool, bool]] | None"),
         "(status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, "
-        "tags, vary, secondary, vary_index) of an entry encoded by encode_response() for "
+        "tags, vary, secondary, vary_index, (initial_age, stale_while_revalidate, "
+        "stale_if_error, unbounded, must_revalidate, heuristic)) of an entry encoded by "
+        "encode_response() for "
         "`key`; None when `data` is malformed, corrupt, of another format version, stored "
         "for another key, or (with `secondary`) a variant for another request.");
 }

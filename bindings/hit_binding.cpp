@@ -1,11 +1,13 @@
 // The hit path: one call from an ASGI scope (or a known key) to the status,
 // header list and body a hit sends. Header fields are the stored tuples
-// themselves; only the ETag, Age and cache-status fields are added per hit.
+// themselves; only ETag, Age, the cache-status fields and, for a Range
+// request, Content-Range are added per hit.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/optional.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
+#include <cmath>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,7 +15,9 @@
 #include "bindings.hpp"
 #include "fcr/cache_control.hpp"
 #include "fcr/conditional.hpp"
+#include "fcr/freshness.hpp"
 #include "fcr/http.hpp"
+#include "fcr/range.hpp"
 #include "fcr/vary.hpp"
 #include "py_store.hpp"
 #include "scope.hpp"
@@ -25,7 +29,8 @@ namespace {
 
 // Request fields the hit path reads; repeated fields are one list (RFC 9110 5.3).
 struct RequestFacts {
-  bool range = false;
+  std::optional<std::string> range;
+  std::optional<std::string> if_range;
   std::optional<std::string> if_none_match;
   std::optional<std::string> if_modified_since;
   std::optional<std::string> cache_control;
@@ -56,7 +61,9 @@ RequestFacts scan(const std::vector<HeaderView>& headers) {
   RequestFacts facts;
   for (const auto& [name, value] : headers) {
     if (is_field(name, "range")) {
-      facts.range = true;
+      append_field(facts.range, value);
+    } else if (is_field(name, "if-range")) {
+      append_field(facts.if_range, value);
     } else if (is_field(name, "if-none-match")) {
       append_field(facts.if_none_match, value);
     } else if (is_field(name, "if-modified-since")) {
@@ -84,53 +91,126 @@ PyObject* field_name(const char* name) {
   return bytes;
 }
 
+nb::object field(PyObject* name, std::string_view value) {
+  return nb::make_tuple(nb::handle(name), nb::bytes(value.data(), value.size()));
+}
+
 // What a hit needs of a stored response, from either store.
 struct Stored {
   std::uint16_t status = 200;
   PyObject* headers = nullptr;  // tuple of (bytes, bytes) tuples
   PyObject* body = nullptr;     // bytes
-  std::string_view etag;        // compared with If-None-Match
+  std::string_view etag;        // compared with If-None-Match and If-Range
   bool insert_etag = false;     // the ETag field is not in `headers`: add it ...
   std::size_t etag_index = 0;   // ... at this position
-  double stored_at = 0;
   std::int64_t last_modified = -1;
 };
 
+// What the request asks beyond the plain stored response.
+struct Ask {
+  std::string_view method;
+  const std::optional<std::string>* if_none_match = nullptr;
+  const std::optional<std::string>* if_modified_since = nullptr;
+  const std::optional<std::string>* range = nullptr;
+  const std::optional<std::string>* if_range = nullptr;
+  bool head = false;
+  double now = 0;
+};
+
+// Per-hit fields: Age (section 4.2.3: the current age), the cache-status
+// field (X-Cache by default) and, when on, Cache-Status (RFC 9211).
+struct Marks {
+  double age = 0;
+  nb::handle hit_header;
+  nb::handle cache_status;  // a ready (name, value) tuple, or invalid
+};
+
+std::string_view opt(const std::optional<std::string>* value) {
+  return value && *value ? std::string_view(**value) : std::string_view{};
+}
+bool has(const std::optional<std::string>* value) { return value && value->has_value(); }
+
 // The (status, header list, body) a hit sends: a 304 with the validator and
-// caching fields when the request's conditions say not modified, else the
-// stored response (no body for HEAD). The list is new; its fields are the
-// stored tuples plus ETag (when kept apart), Age and the cache-status field.
-nb::object replay_stored(const Stored& entry, std::string_view method,
-                         const std::optional<std::string>& if_none_match,
-                         const std::optional<std::string>& if_modified_since, bool head,
-                         double now, nb::handle hit_header) {
+// caching fields when the request's conditions say not modified; a 206 or 416
+// for a Range request on a stored 200 (conditions first: RFC 9110 section
+// 13.2.2 evaluates Range after them); else the stored response (no body for
+// HEAD). The list is new; its fields are the stored tuples plus what a hit adds.
+nb::object replay_stored(const Stored& entry, const Ask& ask, const Marks& marks) {
   static PyObject* const age_name = field_name("age");
   static PyObject* const etag_name = field_name("etag");
-  const std::string age_text = std::to_string(http::age_seconds(entry.stored_at, now));
-  nb::object age = nb::make_tuple(nb::handle(age_name), nb::bytes(age_text.data(), age_text.size()));
+  static PyObject* const range_name = field_name("content-range");
+  static PyObject* const length_name = field_name("content-length");
+  const double whole_age = std::floor(std::max(0.0, marks.age));
+  const std::string age_text = std::to_string(static_cast<std::int64_t>(whole_age));
+  nb::object age = field(age_name, age_text);
   nb::object etag;
-  if (entry.insert_etag && !entry.etag.empty()) {
-    etag = nb::make_tuple(nb::handle(etag_name), nb::bytes(entry.etag.data(), entry.etag.size()));
-  }
+  if (entry.insert_etag && !entry.etag.empty()) etag = field(etag_name, entry.etag);
   const Py_ssize_t stored = PyTuple_GET_SIZE(entry.headers);
-  const bool conditional = if_none_match.has_value() || if_modified_since.has_value();
+
+  const auto finish = [&](nb::list& fields) {
+    fields.append(age);
+    fields.append(marks.hit_header);
+    if (marks.cache_status.is_valid()) fields.append(marks.cache_status);
+  };
+
+  const bool conditional = has(ask.if_none_match) || has(ask.if_modified_since);
   if (conditional && entry.status >= 200 && entry.status < 300 &&
-      http::is_not_modified(method, if_none_match.value_or(""), if_none_match.has_value(),
-                            if_modified_since.value_or(""), entry.etag, entry.last_modified,
-                            static_cast<std::int64_t>(now))) {
+      http::is_not_modified(ask.method, opt(ask.if_none_match), has(ask.if_none_match),
+                            opt(ask.if_modified_since), entry.etag, entry.last_modified,
+                            static_cast<std::int64_t>(ask.now))) {
     nb::list fields;
     for (Py_ssize_t i = 0; i < stored; ++i) {
-      PyObject* field = PyTuple_GET_ITEM(entry.headers, i);
-      if (sent_with_304(bytes_view(PyTuple_GET_ITEM(field, 0), "header name"))) {
-        fields.append(nb::handle(field));
-      }
+      PyObject* f = PyTuple_GET_ITEM(entry.headers, i);
+      if (sent_with_304(bytes_view(PyTuple_GET_ITEM(f, 0), "header name"))) fields.append(nb::handle(f));
     }
     if (etag.is_valid()) fields.append(etag);
-    fields.append(age);
-    fields.append(hit_header);
+    finish(fields);
     return nb::make_tuple(304, fields, nb::bytes("", 0));
   }
-  const Py_ssize_t extra = etag.is_valid() ? 3 : 2;
+
+  const std::uint64_t length = static_cast<std::uint64_t>(PyBytes_GET_SIZE(entry.body));
+  http::ByteRange byte_range;
+  if (has(ask.range) && entry.status == 200) {
+    byte_range = http::evaluate_range(opt(ask.range), length, opt(ask.if_range), has(ask.if_range),
+                                      entry.etag, entry.last_modified, false);
+  }
+  if (byte_range.answer != http::RangeAnswer::full) {
+    // RFC 9110 sections 14.4, 15.3.7, 15.5.17: the part (or none) with its
+    // Content-Range; the body is a view of the stored bytes, never a copy.
+    const bool partial = byte_range.answer == http::RangeAnswer::partial;
+    const std::string content_range =
+        partial ? "bytes " + std::to_string(byte_range.first) + "-" + std::to_string(byte_range.last) +
+                      "/" + std::to_string(length)
+                : "bytes */" + std::to_string(length);
+    const std::uint64_t part = partial ? byte_range.last - byte_range.first + 1 : 0;
+    nb::list fields;
+    if (partial) {  // the stored fields but the whole body's length
+      for (Py_ssize_t i = 0; i < stored; ++i) {
+        if (etag.is_valid() && static_cast<std::size_t>(i) == entry.etag_index) fields.append(etag);
+        PyObject* f = PyTuple_GET_ITEM(entry.headers, i);
+        if (bytes_view(PyTuple_GET_ITEM(f, 0), "header name") != "content-length") {
+          fields.append(nb::handle(f));
+        }
+      }
+    }
+    const bool etag_at_end = !partial || entry.etag_index >= static_cast<std::size_t>(stored);
+    if (etag.is_valid() && etag_at_end) fields.append(etag);
+    fields.append(field(range_name, content_range));
+    fields.append(field(length_name, std::to_string(part)));
+    finish(fields);
+    nb::object body = nb::bytes("", 0);
+    if (partial && !ask.head) {
+      nb::object view = nb::steal(PyMemoryView_FromObject(entry.body));
+      if (!view.is_valid()) throw nb::python_error();
+      nb::object slice = nb::steal(PySlice_New(nb::int_(byte_range.first).ptr(),
+                                               nb::int_(byte_range.last + 1).ptr(), nullptr));
+      body = nb::steal(PyObject_GetItem(view.ptr(), slice.ptr()));
+      if (!body.is_valid()) throw nb::python_error();
+    }
+    return nb::make_tuple(partial ? 206 : 416, fields, body);
+  }
+
+  const Py_ssize_t extra = (etag.is_valid() ? 3 : 2) + (marks.cache_status.is_valid() ? 1 : 0);
   nb::list fields = nb::steal<nb::list>(PyList_New(stored + extra));
   Py_ssize_t out = 0;
   for (Py_ssize_t i = 0; i < stored; ++i) {
@@ -143,44 +223,80 @@ nb::object replay_stored(const Stored& entry, std::string_view method,
     PyList_SET_ITEM(fields.ptr(), out++, etag.inc_ref().ptr());
   }
   PyList_SET_ITEM(fields.ptr(), out++, age.release().ptr());
-  PyList_SET_ITEM(fields.ptr(), out++, nb::borrow(hit_header).release().ptr());
-  nb::object body = head ? nb::bytes("", 0) : nb::borrow(entry.body);
+  PyList_SET_ITEM(fields.ptr(), out++, nb::borrow(marks.hit_header).release().ptr());
+  if (marks.cache_status.is_valid()) {
+    PyList_SET_ITEM(fields.ptr(), out++, nb::borrow(marks.cache_status).release().ptr());
+  }
+  nb::object body = ask.head ? nb::bytes("", 0) : nb::borrow(entry.body);
   return nb::make_tuple(entry.status, fields, body);
+}
+
+// Cache-Status for a hit (RFC 9211 section 2): "<cache>; hit; ttl=<seconds>".
+nb::object hit_status(nb::handle name, double ttl_left) {
+  static PyObject* const status_name = field_name("cache-status");
+  std::string value(bytes_view(name.ptr(), "cache status name"));
+  value += "; hit";
+  if (std::isfinite(ttl_left) && ttl_left < 1e15) {
+    value += "; ttl=" + std::to_string(static_cast<std::int64_t>(std::floor(ttl_left)));
+  }
+  return field(status_name, value);
 }
 
 // For stores that hand back StoredResponse objects (Redis, aiocache): the
 // same replay, with the ETag among the stored header fields.
 nb::object replay_fields(int status, nb::tuple headers, nb::bytes body, std::string_view etag,
-                         std::int64_t last_modified, double stored_at, std::string_view method,
-                         const std::optional<std::string>& if_none_match,
-                         const std::optional<std::string>& if_modified_since, bool head,
-                         double now, nb::tuple hit_header) {
+                         std::int64_t last_modified, double age, double ttl_left,
+                         std::string_view method, const std::optional<std::string>& if_none_match,
+                         const std::optional<std::string>& if_modified_since,
+                         const std::optional<std::string>& range,
+                         const std::optional<std::string>& if_range, bool head, double now,
+                         nb::tuple hit_header, nb::object cache_status_name) {
   require_header_fields(headers);
   Stored entry;
   entry.status = static_cast<std::uint16_t>(status);
   entry.headers = headers.ptr();
   entry.body = body.ptr();
   entry.etag = etag;
-  entry.stored_at = stored_at;
   entry.last_modified = last_modified;
-  return replay_stored(entry, method, if_none_match, if_modified_since, head, now, hit_header);
+  Ask ask{method, &if_none_match, &if_modified_since, &range, &if_range, head, now};
+  nb::object cache_status;
+  if (!cache_status_name.is_none()) cache_status = hit_status(cache_status_name, ttl_left);
+  Marks marks{age, hit_header, cache_status};
+  return replay_stored(entry, ask, marks);
+}
+
+std::string_view reuse_name(http::Reuse reuse) {
+  switch (reuse) {
+    case http::Reuse::fresh: return "fresh";
+    case http::Reuse::stale_while_revalidate: return "stale_while_revalidate";
+    case http::Reuse::revalidate: return "revalidate";
+    case http::Reuse::miss: return "miss";
+  }
+  return "miss";
+}
+
+bool has_validator(const ResponsePayload& entry) {
+  return !entry.etag.empty() || entry.last_modified >= 0;
 }
 
 class HitPath {
  public:
   HitPath(nb::object store, std::uint32_t ns, const KeySpec& spec, const CredentialSpec& credentials,
-          nb::tuple hit_header, bool honor_request_cache_control, std::size_t max_key_length)
+          nb::tuple hit_header, bool honor_request_cache_control, std::size_t max_key_length,
+          nb::object cache_status_name)
       : store_owner_(std::move(store)),
         store_(nb::cast<PyStore&>(store_owner_)),
         ns_(ns),
         spec_(spec),
         credentials_(credentials),
         hit_header_(std::move(hit_header)),
+        cache_status_name_(std::move(cache_status_name)),
         honor_request_cache_control_(honor_request_cache_control),
         max_key_length_(max_key_length) {}
 
-  // The fast lane: a (status, headers, body) hit, the key (str) of a miss, or
-  // None when the request must go through the route (bypass rules).
+  // The fast lane: a (status, headers, body) hit; the key (str) when nothing
+  // is stored for it; None when the route must decide (bypass rules, or an
+  // entry that is not fresh).
   nb::object answer(nb::dict scope, double now) {
     PyObject* s = scope.ptr();
     const std::vector<HeaderView> headers = header_views(scope_item(s, "headers"));
@@ -196,27 +312,31 @@ class HitPath {
             .bypass_lookup) {
       return nb::none();
     }
-    nb::object hit = find(key, method, facts.if_none_match, facts.if_modified_since, head, now,
-                          &headers, facts.range);
+    Ask ask{method, &facts.if_none_match, &facts.if_modified_since, &facts.range, &facts.if_range,
+            head, now};
+    nb::object hit = find(key, ask, &headers, nb::handle());
     if (hit.is_none()) return nb::str(key.data(), key.size());
+    if (PyUnicode_Check(hit.ptr())) return nb::none();  // stored, not fresh
     return hit;
   }
 
-  // The route's path, the key being known: a (status, headers, body) hit or
-  // None. `headers` (the request's fields) select among Vary'd variants.
+  // The route's path, the key being known: a (status, headers, body) hit;
+  // None when nothing is stored; the reuse decision's name ("revalidate",
+  // "stale_while_revalidate", "miss") when an entry is stored but not fresh.
+  // `headers` (the request's fields) select among Vary'd variants.
   nb::object lookup(std::string_view key, std::string_view method,
                     const std::optional<std::string>& if_none_match,
-                    const std::optional<std::string>& if_modified_since, bool head, double now,
-                    nb::handle headers, bool range) {
-    return find(key, method, if_none_match, if_modified_since, head, now, nullptr, range, headers);
+                    const std::optional<std::string>& if_modified_since,
+                    const std::optional<std::string>& range,
+                    const std::optional<std::string>& if_range, bool head, double now,
+                    nb::handle headers) {
+    Ask ask{method, &if_none_match, &if_modified_since, &range, &if_range, head, now};
+    return find(key, ask, nullptr, headers);
   }
 
  private:
-  nb::object find(std::string_view key, std::string_view method,
-                  const std::optional<std::string>& if_none_match,
-                  const std::optional<std::string>& if_modified_since, bool head, double now,
-                  const std::vector<HeaderView>* headers, bool range,
-                  nb::handle raw_headers = nb::handle()) {
+  nb::object find(std::string_view key, const Ask& ask, const std::vector<HeaderView>* headers,
+                  nb::handle raw_headers) {
     PayloadPtr found = store_.get(ns_, key);
     // Only a Vary'd key needs the request's fields: read them then, not per hit.
     std::vector<HeaderView> views;
@@ -225,12 +345,16 @@ class HitPath {
       views = header_views(raw_headers.ptr());
       headers = &views;
     }
-    const ResponsePayload* entry = response_for(found, headers, now);
-    if (!entry || entry->revalidate) return nb::none();
+    const ResponsePayload* entry = response_for(found, headers, ask.now);
+    if (!entry) return nb::none();
+    const http::ReuseDecision decision = http::decide_reuse(entry->timing, ask.now, has_validator(*entry));
+    if (decision.reuse != http::Reuse::fresh) {
+      const std::string_view name = reuse_name(decision.reuse);
+      return nb::str(name.data(), name.size());
+    }
     // A Range request is answered only from a complete 200 (a stored 206 or
-    // other status is never the whole resource; RFC 9110 section 14.2 lets
-    // the full 200 answer a Range request).
-    if (range && !http::answers_range_request(entry->status)) return nb::none();
+    // other status is not known to be the whole resource).
+    if (has(ask.range) && !http::answers_range_request(entry->status)) return nb::str("miss");
     Stored stored;
     stored.status = entry->status;
     stored.headers = entry->headers.ptr();
@@ -238,9 +362,11 @@ class HitPath {
     stored.etag = entry->etag;
     stored.insert_etag = true;
     stored.etag_index = entry->etag_index;
-    stored.stored_at = entry->stored_at;
     stored.last_modified = entry->last_modified;
-    return replay_stored(stored, method, if_none_match, if_modified_since, head, now, hit_header_);
+    nb::object cache_status;
+    if (!cache_status_name_.is_none()) cache_status = hit_status(cache_status_name_, decision.ttl_left);
+    Marks marks{decision.age, hit_header_, cache_status};
+    return replay_stored(stored, ask, marks);
   }
 
   nb::object store_owner_;
@@ -249,6 +375,7 @@ class HitPath {
   KeySpec spec_;
   CredentialSpec credentials_;
   nb::object hit_header_;
+  nb::object cache_status_name_;  // bytes, or None when Cache-Status is off
   bool honor_request_cache_control_;
   std::size_t max_key_length_;
 };
@@ -259,37 +386,46 @@ void bind_hit(nb::module_& m) {
   nb::class_<HitPath>(m, "HitPath",
                       "Answers hits of one route from the native store in a single call.")
       .def(nb::init<nb::object, std::uint32_t, const KeySpec&, const CredentialSpec&, nb::tuple, bool,
-                    std::size_t>(),
+                    std::size_t, nb::object>(),
            nb::arg("store"), nb::arg("ns"), nb::arg("key_spec"), nb::arg("credentials"),
            nb::arg("hit_header"), nb::arg("honor_request_cache_control"),
-           nb::arg("max_key_length"),
+           nb::arg("max_key_length"), nb::arg("cache_status").none() = nb::none(),
            nb::sig("def __init__(self, store: Store, ns: int, key_spec: KeySpec, "
                    "credentials: CredentialSpec, hit_header: tuple[bytes, bytes], "
-                   "honor_request_cache_control: bool, max_key_length: int) -> None"))
+                   "honor_request_cache_control: bool, max_key_length: int, "
+                   "cache_status: bytes | None = None) -> None"))
       .def("answer", &HitPath::answer, nb::arg("scope"), nb::arg("now"),
            nb::sig("def answer(self, scope: collections.abc.MutableMapping[str, typing.Any], "
                    "now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None"),
-           "A hit as (status, headers, body); the key (str) on a miss; None when the "
-           "route must decide (credentials, key length, request directives).")
+           "A hit as (status, headers, body); the key (str) when nothing is stored; None "
+           "when the route must decide (credentials, key length, request directives, an "
+           "entry that is not fresh).")
       .def("lookup", &HitPath::lookup, nb::arg("key"), nb::arg("method"),
-           nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(), nb::arg("head"),
-           nb::arg("now"), nb::arg("headers").none(), nb::arg("range"),
+           nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(),
+           nb::arg("range").none(), nb::arg("if_range").none(), nb::arg("head"), nb::arg("now"),
+           nb::arg("headers").none(),
            nb::sig("def lookup(self, key: str, method: str, if_none_match: str | None, "
-                   "if_modified_since: str | None, head: bool, now: float, "
-                   "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None, "
-                   "range: bool) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None"),
-           "A hit as (status, headers, body) for a known key, or None.");
+                   "if_modified_since: str | None, range: str | None, if_range: str | None, "
+                   "head: bool, now: float, "
+                   "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None) -> "
+                   "tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | str | None"),
+           "A hit as (status, headers, body) for a known key; None when nothing is stored; "
+           "the reuse decision ('revalidate', 'stale_while_revalidate', 'miss') of an "
+           "entry that is stored but cannot be answered as it is.");
   m.def("replay", &replay_fields, nb::arg("status"), nb::arg("headers"), nb::arg("body"),
-        nb::arg("etag"), nb::arg("last_modified"), nb::arg("stored_at"), nb::arg("method"),
-        nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(), nb::arg("head"),
-        nb::arg("now"), nb::arg("hit_header"),
+        nb::arg("etag"), nb::arg("last_modified"), nb::arg("age"), nb::arg("ttl_left"),
+        nb::arg("method"), nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(),
+        nb::arg("range").none(), nb::arg("if_range").none(), nb::arg("head"), nb::arg("now"),
+        nb::arg("hit_header"), nb::arg("cache_status").none(),
         nb::sig("def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, "
-                "etag: str, last_modified: int, stored_at: float, method: str, "
-                "if_none_match: str | None, if_modified_since: str | None, head: bool, "
-                "now: float, hit_header: tuple[bytes, bytes]) -> "
-                "tuple[int, list[tuple[bytes, bytes]], bytes]"),
-        "What a hit of a stored response sends (a 304 when the conditions say so), for "
-        "stores outside the engine; the ETag is among `headers`.");
+                "etag: str, last_modified: int, age: float, ttl_left: float, method: str, "
+                "if_none_match: str | None, if_modified_since: str | None, range: str | None, "
+                "if_range: str | None, head: bool, now: float, "
+                "hit_header: tuple[bytes, bytes], cache_status: bytes | None) -> "
+                "tuple[int, list[tuple[bytes, bytes]], bytes | memoryview]"),
+        "What a hit of a stored response sends (a 304 when the conditions say so, a 206/416 "
+        "for a Range request on a 200), for stores outside the engine; the ETag is among "
+        "`headers`.");
 }
 
 }  // namespace fcr::py

@@ -8,4 +8,5 @@ NB_MODULE(_core, m) {
   fcr::py::bind_hit(m);
   fcr::py::bind_policy(m);
   fcr::py::bind_codec(m);
+  fcr::py::bind_freshness(m);
 }

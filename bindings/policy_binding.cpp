@@ -22,11 +22,14 @@ namespace {
 
 std::tuple<std::string_view, double, bool, double, double> decide(
     std::string_view cache_control, bool has_set_cookie, double route_ttl,
-    bool ignore_response_cache_control, bool store_set_cookie) {
+    bool ignore_response_cache_control, bool store_set_cookie, bool request_has_authorization,
+    bool shared_authorization_rules) {
   http::StoragePolicy policy;
   policy.route_ttl = route_ttl;
   policy.ignore_response_cache_control = ignore_response_cache_control;
   policy.store_set_cookie = store_set_cookie;
+  policy.request_has_authorization = request_has_authorization;
+  policy.shared_authorization_rules = shared_authorization_rules;
   const http::StorageDecision d =
       http::decide_storage(http::parse_cache_control(cache_control), has_set_cookie, policy);
   return {http::verdict_name(d.verdict), d.ttl, d.revalidate, d.stale_while_revalidate,
@@ -69,10 +72,14 @@ void bind_policy(nb::module_& m) {
         "Parse a Cache-Control field value; never fails (malformed members are skipped).");
   m.def("decide_storage", &decide, nb::arg("cache_control"), nb::arg("has_set_cookie"),
         nb::arg("route_ttl"), nb::arg("ignore_response_cache_control"),
-        nb::arg("store_set_cookie"),
+        nb::arg("store_set_cookie"), nb::arg("request_has_authorization") = false,
+        nb::arg("shared_authorization_rules") = false,
         "(verdict, ttl, revalidate, stale_while_revalidate, stale_if_error) for a response.\n\n"
-        "verdict is 'store', 'no_store', 'private', 'set_cookie' or 'zero_lifetime'; ttl 0 "
-        "means the response set no lifetime and the route no ttl.");
+        "verdict is 'store', 'no_store', 'private', 'authorization', 'set_cookie' or "
+        "'zero_lifetime'; ttl 0 means the response set no lifetime and the route no ttl. "
+        "With both Authorization flags (RFC 9111 section 3.5, shared mode), a response to a "
+        "request with Authorization is stored only if it says public, s-maxage or "
+        "must-revalidate.");
   m.def("request_directives", &request_directives, nb::arg("cache_control").none(),
         nb::arg("pragma").none(),
         "(bypass_lookup, skip_store) from a request's Cache-Control and Pragma (None: absent).");

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fcr/freshness.hpp"
 #include "fcr/key.hpp"
 #include "fcr/store.hpp"
 
@@ -28,12 +29,16 @@ struct ResponsePayload final : Payload {
   nanobind::object media_type;  // str | None
   std::string etag;             // sent as an ETag field when not empty ...
   std::uint16_t etag_index = 0; // ... at this position of the header list
-  double stored_at = 0;         // Unix time
-  double lifetime = 0;          // seconds, 0: unbounded
+  http::EntryTiming timing;     // freshness (stored_at is Unix time)
   std::int64_t last_modified = -1;
   std::uint16_t status = 200;
-  bool revalidate = false;
 };
+
+// EntryTiming from its Python form, the tuple (stored_at, initial_age,
+// lifetime, unbounded, heuristic, no_cache, must_revalidate,
+// stale_while_revalidate, stale_if_error), and back.
+http::EntryTiming timing_from(nanobind::handle timing);
+nanobind::tuple timing_tuple(const http::EntryTiming& timing);
 
 // The stored response answering a request: the payload itself, or the variant
 // of a Vary'd set that the request's header fields select (nullptr: none).

@@ -79,6 +79,40 @@ void require_header_fields(nb::handle headers) {
   if (!ok) throw nb::type_error("headers must be a tuple of (bytes, bytes) tuples");
 }
 
+http::EntryTiming timing_from(nb::handle timing) {
+  constexpr const char* kShape =
+      "timing must be (stored_at, initial_age, lifetime, unbounded, heuristic, no_cache, "
+      "must_revalidate, stale_while_revalidate, stale_if_error)";
+  if (!PyTuple_Check(timing.ptr()) || PyTuple_GET_SIZE(timing.ptr()) != 9) throw nb::type_error(kShape);
+  const auto number = [&](Py_ssize_t i) {
+    const double v = PyFloat_AsDouble(PyTuple_GET_ITEM(timing.ptr(), i));
+    if (v == -1.0 && PyErr_Occurred()) throw nb::python_error();
+    if (std::isnan(v)) throw nb::value_error("timing values must be numbers");
+    return v;
+  };
+  const auto flag = [&](Py_ssize_t i) {
+    const int v = PyObject_IsTrue(PyTuple_GET_ITEM(timing.ptr(), i));
+    if (v < 0) throw nb::python_error();
+    return v != 0;
+  };
+  http::EntryTiming t;
+  t.stored_at = number(0);
+  t.initial_age = number(1);
+  t.lifetime = number(2);
+  t.unbounded = flag(3);
+  t.heuristic = flag(4);
+  t.no_cache = flag(5);
+  t.must_revalidate = flag(6);
+  t.stale_while_revalidate = number(7);
+  t.stale_if_error = number(8);
+  return t;
+}
+
+nb::tuple timing_tuple(const http::EntryTiming& t) {
+  return nb::make_tuple(t.stored_at, t.initial_age, t.lifetime, t.unbounded, t.heuristic,
+                        t.no_cache, t.must_revalidate, t.stale_while_revalidate, t.stale_if_error);
+}
+
 namespace {
 
 nb::object get_object(PyStore& store, std::uint32_t ns, std::string_view key) {
@@ -89,9 +123,8 @@ nb::object get_object(PyStore& store, std::uint32_t ns, std::string_view key) {
 
 std::shared_ptr<ResponsePayload> response_payload(int status, nb::tuple headers, nb::bytes body,
                                                   nb::object media_type, std::string etag,
-                                                  std::size_t etag_index, double stored_at,
-                                                  std::int64_t last_modified, double lifetime,
-                                                  bool revalidate) {
+                                                  std::size_t etag_index,
+                                                  std::int64_t last_modified, nb::handle timing) {
   if (status < 100 || status > 999) throw nb::value_error("status must be an HTTP status code");
   const std::size_t headers_size = nb::len(headers);
   if (headers_size > 1000) throw nb::value_error("too many header fields");
@@ -102,21 +135,18 @@ std::shared_ptr<ResponsePayload> response_payload(int status, nb::tuple headers,
   payload->media_type = std::move(media_type);
   payload->etag = std::move(etag);
   payload->etag_index = static_cast<std::uint16_t>(std::min(etag_index, headers_size));
-  payload->stored_at = stored_at;
+  payload->timing = timing_from(timing);
   payload->last_modified = last_modified;
-  payload->lifetime = lifetime;
   payload->status = static_cast<std::uint16_t>(status);
-  payload->revalidate = revalidate;
   return payload;
 }
 
 bool put_response(PyStore& store, std::uint32_t ns, std::string_view key, int status,
                   nb::tuple headers, nb::bytes body, nb::object media_type, std::string etag,
-                  std::size_t etag_index, double stored_at, std::int64_t last_modified,
-                  double lifetime, bool revalidate, std::size_t charge, double ttl) {
+                  std::size_t etag_index, std::int64_t last_modified, nb::handle timing,
+                  std::size_t charge, double ttl) {
   auto payload = response_payload(status, std::move(headers), std::move(body), std::move(media_type),
-                                  std::move(etag), etag_index, stored_at, last_modified, lifetime,
-                                  revalidate);
+                                  std::move(etag), etag_index, last_modified, timing);
   return store.put(ns, key, std::move(payload), charge, ttl);
 }
 
@@ -128,16 +158,14 @@ std::pair<bool, std::size_t> put_variant(PyStore& store, std::uint32_t ns, std::
                                          std::vector<std::string> names, std::string secondary,
                                          int status, nb::tuple headers, nb::bytes body,
                                          nb::object media_type, std::string etag,
-                                         std::size_t etag_index, double stored_at,
-                                         std::int64_t last_modified, double lifetime,
-                                         bool revalidate, std::size_t charge, double ttl,
+                                         std::size_t etag_index, std::int64_t last_modified,
+                                         nb::handle timing, std::size_t charge, double ttl,
                                          std::size_t max_variants) {
   if (names.empty()) throw nb::value_error("a variant needs the Vary names it answers");
   if (std::isnan(ttl)) throw nb::value_error("ttl must be a number");
   auto payload = response_payload(status, std::move(headers), std::move(body), std::move(media_type),
-                                  std::move(etag), etag_index, stored_at, last_modified, lifetime,
-                                  revalidate);
-  const double now = stored_at;
+                                  std::move(etag), etag_index, last_modified, timing);
+  const double now = payload->timing.stored_at;
   vary::Variant variant{std::move(secondary), std::move(payload), charge, ttl > 0 ? now + ttl : 0};
   const PayloadPtr existing = store.engine().peek(ns, key);
   std::size_t dropped = 0;
@@ -150,15 +178,16 @@ std::pair<bool, std::size_t> put_variant(PyStore& store, std::uint32_t ns, std::
 }
 
 // The stored fields, for the slow paths (get_cached, tests).
-nb::object get_response(PyStore& store, std::uint32_t ns, std::string_view key, nb::handle headers) {
-  PayloadPtr found = store.get(ns, key);
+nb::object get_response(PyStore& store, std::uint32_t ns, std::string_view key, nb::handle headers,
+                        bool count) {
+  PayloadPtr found = count ? store.get(ns, key) : store.engine().peek(ns, key);
   std::vector<HeaderView> views;
   if (!headers.is_none()) views = header_views(headers.ptr());
   const ResponsePayload* r = response_for(found, &views, wall_clock_now());
   if (!r) return nb::none();
   return nb::make_tuple(r->status, r->headers, r->body, r->media_type,
-                        nb::str(r->etag.data(), r->etag.size()), r->etag_index, r->stored_at,
-                        r->last_modified, r->lifetime, r->revalidate);
+                        nb::str(r->etag.data(), r->etag.size()), r->etag_index, r->last_modified,
+                        timing_tuple(r->timing));
 }
 
 nb::dict stats_of(PyStore& store) {
@@ -203,34 +232,38 @@ void bind_store(nb::module_& m) {
            "The object stored by put() itself, or None.")
       .def("put_response", &put_response, nb::arg("ns"), nb::arg("key"), nb::arg("status"),
            nb::arg("headers"), nb::arg("body"), nb::arg("media_type").none(), nb::arg("etag"),
-           nb::arg("etag_index"), nb::arg("stored_at"), nb::arg("last_modified"), nb::arg("lifetime"),
-           nb::arg("revalidate"), nb::arg("charge"), nb::arg("ttl"),
+           nb::arg("etag_index"), nb::arg("last_modified"), nb::arg("timing"), nb::arg("charge"),
+           nb::arg("ttl"),
            nb::sig("def put_response(self, ns: int, key: str, status: int, "
                    "headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, "
-                   "etag: str, etag_index: int, stored_at: float, last_modified: int, "
-                   "lifetime: float, revalidate: bool, charge: int, ttl: float) -> bool"),
+                   "etag: str, etag_index: int, last_modified: int, "
+                   "timing: tuple[float, float, float, bool, bool, bool, bool, float, float], "
+                   "charge: int, ttl: float) -> bool"),
            "Store a response for the hit path; `headers` must not contain ETag or Age.")
       .def("put_variant", &put_variant, nb::arg("ns"), nb::arg("key"), nb::arg("names"),
            nb::arg("secondary"), nb::arg("status"), nb::arg("headers"), nb::arg("body"),
            nb::arg("media_type").none(), nb::arg("etag"), nb::arg("etag_index"),
-           nb::arg("stored_at"), nb::arg("last_modified"), nb::arg("lifetime"),
-           nb::arg("revalidate"), nb::arg("charge"), nb::arg("ttl"), nb::arg("max_variants"),
+           nb::arg("last_modified"), nb::arg("timing"), nb::arg("charge"), nb::arg("ttl"),
+           nb::arg("max_variants"),
            nb::sig("def put_variant(self, ns: int, key: str, names: collections.abc.Sequence[str], "
                    "secondary: str, status: int, headers: tuple[tuple[bytes, bytes], ...], "
                    "body: bytes, media_type: str | None, etag: str, etag_index: int, "
-                   "stored_at: float, last_modified: int, lifetime: float, revalidate: bool, "
+                   "last_modified: int, "
+                   "timing: tuple[float, float, float, bool, bool, bool, bool, float, float], "
                    "charge: int, ttl: float, max_variants: int) -> tuple[bool, int]"),
            "Store a response as the variant of `key` for the request whose values of the Vary "
            "`names` are `secondary`; returns (stored, variants dropped by `max_variants`).")
       .def("get_response", &get_response, nb::arg("ns"), nb::arg("key"),
-           nb::arg("headers").none() = nb::none(),
+           nb::arg("headers").none() = nb::none(), nb::arg("count") = true,
            nb::sig("def get_response(self, ns: int, key: str, "
-                   "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None = None) -> tuple[int, "
-                   "tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, float, int, "
-                   "float, bool] | None"),
-           "(status, headers, body, media_type, etag, etag_index, stored_at, last_modified, "
-           "lifetime, revalidate) of a stored response, or None; of a Vary'd key, the variant "
-           "the request header fields `headers` select (None: a request without them).")
+                   "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None = None, "
+                   "count: bool = True) -> tuple[int, "
+                   "tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, int, "
+                   "tuple[float, float, float, bool, bool, bool, bool, float, float]] | None"),
+           "(status, headers, body, media_type, etag, etag_index, last_modified, timing) of a "
+           "stored response, or None; of a Vary'd key, the variant the request header fields "
+           "`headers` select (None: a request without them). `count=False` reads without "
+           "counting a hit or miss or touching the eviction policy.")
       .def(
           "erase",
           [](PyStore& s, std::uint32_t ns, std::string_view key) {

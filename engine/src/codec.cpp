@@ -137,7 +137,13 @@ RecordView decode_fields(Reader& in, std::uint8_t flags) {
   v.stored_at = in.fixed<double>();
   v.last_modified = in.fixed<std::int64_t>();
   v.lifetime = in.fixed<double>();
+  v.initial_age = in.fixed<double>();
+  v.stale_while_revalidate = in.fixed<double>();
+  v.stale_if_error = in.fixed<double>();
   v.revalidate = (flags & kFlagRevalidate) != 0;
+  v.unbounded = (flags & kFlagUnbounded) != 0;
+  v.must_revalidate = (flags & kFlagMustRevalidate) != 0;
+  v.heuristic = (flags & kFlagHeuristic) != 0;
   v.vary_index = (flags & kFlagVaryIndex) != 0;
   if (v.status < 100 || v.status > 999) in.ok = false;
   v.key = in.text();
@@ -209,7 +215,13 @@ RecordView to_view(const Record& r) {
   v.stored_at = r.stored_at;
   v.last_modified = r.last_modified;
   v.lifetime = r.lifetime;
+  v.initial_age = r.initial_age;
+  v.stale_while_revalidate = r.stale_while_revalidate;
+  v.stale_if_error = r.stale_if_error;
   v.revalidate = r.revalidate;
+  v.unbounded = r.unbounded;
+  v.must_revalidate = r.must_revalidate;
+  v.heuristic = r.heuristic;
   v.vary_index = r.vary_index;
   v.vary.assign(r.vary.begin(), r.vary.end());
   v.secondary = r.secondary;
@@ -228,7 +240,13 @@ Record to_record(const RecordView& v) {
   r.stored_at = v.stored_at;
   r.last_modified = v.last_modified;
   r.lifetime = v.lifetime;
+  r.initial_age = v.initial_age;
+  r.stale_while_revalidate = v.stale_while_revalidate;
+  r.stale_if_error = v.stale_if_error;
   r.revalidate = v.revalidate;
+  r.unbounded = v.unbounded;
+  r.must_revalidate = v.must_revalidate;
+  r.heuristic = v.heuristic;
   r.vary_index = v.vary_index;
   r.vary.assign(v.vary.begin(), v.vary.end());
   r.secondary = std::string(v.secondary);
@@ -273,11 +291,17 @@ void encode_into(const RecordView& v, char* out) noexcept {
   if (v.media_type) flags |= kFlagMediaType;
   if (v.revalidate) flags |= kFlagRevalidate;
   if (v.vary_index) flags |= kFlagVaryIndex;
+  if (v.unbounded) flags |= kFlagUnbounded;
+  if (v.must_revalidate) flags |= kFlagMustRevalidate;
+  if (v.heuristic) flags |= kFlagHeuristic;
   w.fixed(flags);
   w.fixed(v.status);
   w.fixed(v.stored_at);
   w.fixed(v.last_modified);
   w.fixed(v.lifetime);
+  w.fixed(v.initial_age);
+  w.fixed(v.stale_while_revalidate);
+  w.fixed(v.stale_if_error);
   w.bytes(v.key);
   w.varint(v.vary.size());
   for (std::string_view name : v.vary) w.bytes(name);
@@ -309,7 +333,7 @@ std::optional<RecordView> decode(std::string_view data) noexcept {
   if (std::memcmp(data.data(), kMagic, sizeof kMagic) != 0) return std::nullopt;
   if (static_cast<std::uint8_t>(data[4]) != kVersion) return std::nullopt;
   const auto flags = static_cast<std::uint8_t>(data[5]);
-  if ((flags & ~(kFlagMediaType | kFlagRevalidate | kFlagVaryIndex)) != 0) return std::nullopt;
+  if ((flags & ~kKnownFlags) != 0) return std::nullopt;
 
   const std::size_t covered = data.size() - kChecksumSize;
   std::uint64_t stored = 0;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal, ParamSpec, TypeVar
@@ -32,6 +33,8 @@ _T = TypeVar("_T")
 
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
 DEFAULT_MAX_KEY_LENGTH = 8 * 1024
+DEFAULT_KEEP_STALE = 300.0
+DEFAULT_HEURISTIC_MAX_AGE = 86400.0
 
 
 class FastAPICache:
@@ -68,6 +71,20 @@ class FastAPICache:
     ``namespace_policy='concat'`` joins the backend's root namespace and a
     route's (``root:route``); ``'replace'`` uses the route's alone.
 
+    HTTP freshness (RFC 9111 section 4.2): an entry is fresh for the route's
+    ``ttl``, else the response's ``s-maxage``, ``max-age`` or ``Expires``;
+    after that it is kept ``keep_stale`` seconds more and revalidated with the
+    endpoint (which sees the entry's validators as ``If-None-Match`` /
+    ``If-Modified-Since``; a 304 freshens the entry). A response without
+    explicit freshness stays fresh until invalidated, as in 0.6.0, unless
+    ``shared_cache_freshness=True``: it is then revalidated on reuse, or
+    given a heuristic lifetime (10 % of its age since ``Last-Modified``, at
+    most ``heuristic_max_age``) with ``heuristic_freshness=True``.
+    ``cache_status=True`` adds ``Cache-Status`` (RFC 9211) to every response
+    of a cached route; ``cdn_cache_control=True`` takes freshness and
+    storability from ``CDN-Cache-Control`` (RFC 9213) when a response has it,
+    and ``strip_cdn_cache_control=True`` removes that field from responses.
+
     A response whose own ``Vary`` names request fields is reused only for
     requests with the same values of them (RFC 9111 section 4.1); each key
     keeps at most ``max_variants`` such responses (the backend's, 32 unless
@@ -81,15 +98,22 @@ class FastAPICache:
         "_concat_namespace",
         "accepted_status_codes",
         "backend",
+        "cache_status_name",
+        "cdn_cache_control",
         "coalesce",
         "coalesce_timeout",
         "counters",
         "fast_lane",
+        "heuristic_freshness",
+        "heuristic_max_age",
         "hit_header",
+        "keep_stale",
         "log",
         "max_body_bytes",
         "max_key_length",
         "miss_header",
+        "shared_cache_freshness",
+        "strip_cdn_cache_control",
     )
 
     def __init__(
@@ -107,6 +131,14 @@ class FastAPICache:
         coalesce: bool = True,
         coalesce_timeout: float = 10.0,
         max_variants: int | None = None,
+        keep_stale: float = DEFAULT_KEEP_STALE,
+        shared_cache_freshness: bool = False,
+        heuristic_freshness: bool = False,
+        heuristic_max_age: float = DEFAULT_HEURISTIC_MAX_AGE,
+        cache_status: bool = False,
+        cache_status_name: str = "fastapi-caching-route",
+        cdn_cache_control: bool = False,
+        strip_cdn_cache_control: bool = False,
     ) -> None:
         if namespace_policy not in ("concat", "replace"):
             raise ValueError(
@@ -146,6 +178,25 @@ class FastAPICache:
         if not coalesce_timeout > 0 or coalesce_timeout == float("inf"):
             raise ValueError(f"coalesce_timeout must be positive, got {coalesce_timeout!r}")
         self.coalesce_timeout = float(coalesce_timeout)
+        self.keep_stale = _seconds("keep_stale", keep_stale, allow_zero=True)
+        self.shared_cache_freshness = validate_flag(
+            "shared_cache_freshness", shared_cache_freshness
+        )
+        self.heuristic_freshness = validate_flag("heuristic_freshness", heuristic_freshness)
+        self.heuristic_max_age = _seconds("heuristic_max_age", heuristic_max_age)
+        self.cdn_cache_control = validate_flag("cdn_cache_control", cdn_cache_control)
+        self.strip_cdn_cache_control = validate_flag(
+            "strip_cdn_cache_control", strip_cdn_cache_control
+        )
+        validate_flag("cache_status", cache_status)
+        if not isinstance(cache_status_name, str) or not is_header_token(cache_status_name):
+            raise ValueError(
+                f"cache_status_name must be a token (RFC 9211 section 2), got {cache_status_name!r}"
+            )
+        # Cache-Status (RFC 9211) names this cache in each entry; None: not sent.
+        self.cache_status_name: bytes | None = (
+            cache_status_name.encode("ascii") if cache_status else None
+        )
         # Why requests bypassed the cache or responses were not stored.
         self.counters: Counter[str] = Counter()
         self.log = RateLimitedLog()
@@ -304,6 +355,17 @@ def _resolve_backend(cache: object) -> CacheBackend:
         "cache must be None, a fastapi_caching_route backend or an aiocache cache instance, "
         f"not {type(cache).__name__}"
     )
+
+
+def _seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of seconds, not {type(value).__name__}")
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        raise ValueError(
+            f"{name} must be a {'non-negative' if allow_zero else 'positive'} "
+            f"number of seconds, got {value!r}"
+        )
+    return float(value)
 
 
 def _is_field_value(value: str) -> bool:

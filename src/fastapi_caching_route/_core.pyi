@@ -22,19 +22,19 @@ class Store:
     def get(self, ns: int, key: str) -> Any:
         """The object stored by put() itself, or None."""
 
-    def put_response(self, ns: int, key: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, charge: int, ttl: float) -> bool:
+    def put_response(self, ns: int, key: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, last_modified: int, timing: tuple[float, float, float, bool, bool, bool, bool, float, float], charge: int, ttl: float) -> bool:
         """
         Store a response for the hit path; `headers` must not contain ETag or Age.
         """
 
-    def put_variant(self, ns: int, key: str, names: Sequence[str], secondary: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, charge: int, ttl: float, max_variants: int) -> tuple[bool, int]:
+    def put_variant(self, ns: int, key: str, names: Sequence[str], secondary: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, last_modified: int, timing: tuple[float, float, float, bool, bool, bool, bool, float, float], charge: int, ttl: float, max_variants: int) -> tuple[bool, int]:
         """
         Store a response as the variant of `key` for the request whose values of the Vary `names` are `secondary`; returns (stored, variants dropped by `max_variants`).
         """
 
-    def get_response(self, ns: int, key: str, headers: Sequence[tuple[bytes, bytes]] | None = None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, float, int, float, bool] | None:
+    def get_response(self, ns: int, key: str, headers: Sequence[tuple[bytes, bytes]] | None = None, count: bool = True) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, int, tuple[float, float, float, bool, bool, bool, bool, float, float]] | None:
         """
-        (status, headers, body, media_type, etag, etag_index, stored_at, last_modified, lifetime, revalidate) of a stored response, or None; of a Vary'd key, the variant the request header fields `headers` select (None: a request without them).
+        (status, headers, body, media_type, etag, etag_index, last_modified, timing) of a stored response, or None; of a Vary'd key, the variant the request header fields `headers` select (None: a request without them). `count=False` reads without counting a hit or miss or touching the eviction policy.
         """
 
     def erase(self, ns: int, key: str) -> int:
@@ -147,19 +147,21 @@ def secondary_key(names: Sequence[str], headers: Sequence[tuple[bytes, bytes]]) 
 class HitPath:
     """Answers hits of one route from the native store in a single call."""
 
-    def __init__(self, store: Store, ns: int, key_spec: KeySpec, credentials: CredentialSpec, hit_header: tuple[bytes, bytes], honor_request_cache_control: bool, max_key_length: int) -> None: ...
+    def __init__(self, store: Store, ns: int, key_spec: KeySpec, credentials: CredentialSpec, hit_header: tuple[bytes, bytes], honor_request_cache_control: bool, max_key_length: int, cache_status: bytes | None = None) -> None: ...
 
     def answer(self, scope: MutableMapping[str, Any], now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None:
         """
-        A hit as (status, headers, body); the key (str) on a miss; None when the route must decide (credentials, key length, request directives).
+        A hit as (status, headers, body); the key (str) when nothing is stored; None when the route must decide (credentials, key length, request directives, an entry that is not fresh).
         """
 
-    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, head: bool, now: float, headers: Sequence[tuple[bytes, bytes]] | None, range: bool) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
-        """A hit as (status, headers, body) for a known key, or None."""
+    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, headers: Sequence[tuple[bytes, bytes]] | None) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | str | None:
+        """
+        A hit as (status, headers, body) for a known key; None when nothing is stored; the reuse decision ('revalidate', 'stale_while_revalidate', 'miss') of an entry that is stored but cannot be answered as it is.
+        """
 
-def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, etag: str, last_modified: int, stored_at: float, method: str, if_none_match: str | None, if_modified_since: str | None, head: bool, now: float, hit_header: tuple[bytes, bytes]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, etag: str, last_modified: int, age: float, ttl_left: float, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, hit_header: tuple[bytes, bytes], cache_status: bytes | None) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview]:
     """
-    What a hit of a stored response sends (a 304 when the conditions say so), for stores outside the engine; the ETag is among `headers`.
+    What a hit of a stored response sends (a 304 when the conditions say so, a 206/416 for a Range request on a 200), for stores outside the engine; the ETag is among `headers`.
     """
 
 class CacheControl:
@@ -203,11 +205,11 @@ def parse_cache_control(value: str) -> CacheControl:
     Parse a Cache-Control field value; never fails (malformed members are skipped).
     """
 
-def decide_storage(cache_control: str, has_set_cookie: bool, route_ttl: float, ignore_response_cache_control: bool, store_set_cookie: bool) -> tuple[str, float, bool, float, float]:
+def decide_storage(cache_control: str, has_set_cookie: bool, route_ttl: float, ignore_response_cache_control: bool, store_set_cookie: bool, request_has_authorization: bool = False, shared_authorization_rules: bool = False) -> tuple[str, float, bool, float, float]:
     """
     (verdict, ttl, revalidate, stale_while_revalidate, stale_if_error) for a response.
 
-    verdict is 'store', 'no_store', 'private', 'set_cookie' or 'zero_lifetime'; ttl 0 means the response set no lifetime and the route no ttl.
+    verdict is 'store', 'no_store', 'private', 'authorization', 'set_cookie' or 'zero_lifetime'; ttl 0 means the response set no lifetime and the route no ttl. With both Authorization flags (RFC 9111 section 3.5, shared mode), a response to a request with Authorization is stored only if it says public, s-maxage or must-revalidate.
     """
 
 def request_directives(cache_control: str | None, pragma: str | None) -> tuple[bool, bool]:
@@ -231,12 +233,45 @@ def is_not_modified(method: str, if_none_match: str | None, if_modified_since: s
 def age_seconds(stored_at: float, now: float) -> int:
     """Age header value: whole seconds since stored_at, never negative."""
 
-def encode_response(key: str, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes, media_type: str | None, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, tags: Sequence[str] = (), vary: Sequence[str] = (), secondary: str = '', vary_index: bool = False) -> bytes:
+def encode_response(key: str, status: int, headers: Sequence[tuple[bytes, bytes]], body: bytes, media_type: str | None, stored_at: float, last_modified: int, lifetime: float, revalidate: bool, tags: Sequence[str] = (), vary: Sequence[str] = (), secondary: str = '', vary_index: bool = False, initial_age: float = 0.0, stale_while_revalidate: float = 0.0, stale_if_error: float = 0.0, unbounded: bool = False, must_revalidate: bool = False, heuristic: bool = False) -> bytes:
     """
     A response in the versioned binary entry format of shared stores; `vary` and `secondary` make it the variant of `key` for one request (RFC 9111 section 4.1); `vary_index` marks a record that only names the Vary fields of `key`'s variants. Raises ValueError for what could not be decoded back (status outside 100..999, more than 1024 header fields or tags, more than 256 Vary names).
     """
 
-def decode_response(data: bytes, key: str, secondary: str | None = None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, float, int, float, bool, tuple[str, ...], tuple[str, ...], str, bool] | None:
+def decode_response(data: bytes, key: str, secondary: str | None = None) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, float, int, float, bool, tuple[str, ...], tuple[str, ...], str, bool, tuple[float, float, float, bool, bool, bool]] | None:
     """
-    (status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, tags, vary, secondary, vary_index) of an entry encoded by encode_response() for `key`; None when `data` is malformed, corrupt, of another format version, stored for another key, or (with `secondary`) a variant for another request.
+    (status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, tags, vary, secondary, vary_index, (initial_age, stale_while_revalidate, stale_if_error, unbounded, must_revalidate, heuristic)) of an entry encoded by encode_response() for `key`; None when `data` is malformed, corrupt, of another format version, stored for another key, or (with `secondary`) a variant for another request.
     """
+
+def entry_timing(cache_control: str, expires: str | None, date: str | None, age: str | None, last_modified: str | None, status: int, response_time: float, route_ttl: float, ignore_response_cache_control: bool, shared_cache_freshness: bool, heuristic: bool, heuristic_max: float) -> tuple[float, float, float, bool, bool, bool, bool, float, float]:
+    """
+    The freshness of a response with these fields (RFC 9111 section 4.2): (stored_at, initial_age, lifetime, unbounded, heuristic, no_cache, must_revalidate, stale_while_revalidate, stale_if_error).
+    """
+
+def decide_reuse(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], now: float, has_validator: bool) -> tuple[str, float, float]:
+    """
+    (reuse, age, ttl_left): 'fresh', 'stale_while_revalidate', 'revalidate' or 'miss' for an entry with this timing at `now`, its current age and the seconds of freshness left.
+    """
+
+def store_ttl(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], now: float, keep: float) -> float:
+    """
+    Seconds the store keeps an entry: until stale plus `keep`; 0 when it never expires.
+    """
+
+def worth_storing(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], has_validator: bool) -> bool:
+    """
+    Whether a response with this timing can ever answer a request (fresh or within a stale window on arrival, or revalidatable).
+    """
+
+def serves_stale_on_error(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], now: float) -> bool:
+    """
+    Whether a stale entry may answer when the endpoint fails (RFC 5861 stale-if-error).
+    """
+
+def storable_fields(fields: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """
+    The fields without those a cache must not store (hop-by-hop, Connection-listed, proxy authentication).
+    """
+
+def refreshed_fields(stored: tuple[tuple[bytes, bytes], ...], fresh: tuple[tuple[bytes, bytes], ...]) -> tuple[tuple[bytes, bytes], ...]:
+    """The stored fields updated by a 304's (RFC 9111 section 4.3.4)."""

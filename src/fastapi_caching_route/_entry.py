@@ -7,6 +7,9 @@ from typing import Any
 from ._types import CachedResponse
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
+# (stored_at, initial_age, lifetime, unbounded, heuristic, no_cache,
+# must_revalidate, stale_while_revalidate, stale_if_error): the engine's EntryTiming.
+Timing = tuple[float, float, float, bool, bool, bool, bool, float, float]
 
 
 class StoredResponse:
@@ -20,18 +23,31 @@ class StoredResponse:
     (beyond those already in the key) and ``secondary`` holds their values in
     the request that stored it: the response answers only requests with the
     same values (RFC 9111 section 4.1).
+
+    Its freshness (RFC 9111 section 4.2) is ``lifetime`` seconds from
+    ``stored_at``, the response being ``initial_age`` seconds old then;
+    ``unbounded`` entries are fresh until invalidated (a ``lifetime`` of 0
+    means that unless ``unbounded=False`` is given). ``revalidate``
+    (``no-cache``) entries are validated with the endpoint before every
+    reuse; ``must_revalidate`` ones are never served stale.
     """
 
     __slots__ = (
         "body",
+        "heuristic",
+        "initial_age",
         "last_modified",
         "lifetime",
         "media_type",
+        "must_revalidate",
         "raw_headers",
         "revalidate",
         "secondary",
+        "stale_if_error",
+        "stale_while_revalidate",
         "status_code",
         "stored_at",
+        "unbounded",
         "vary",
     )
 
@@ -41,8 +57,14 @@ class StoredResponse:
     media_type: str | None
     stored_at: float  # Unix time the response was stored (for Age)
     last_modified: int  # Unix time of Last-Modified, -1 when there is none
-    lifetime: float  # freshness lifetime in seconds, 0 when unbounded
-    revalidate: bool  # Cache-Control: no-cache -- stored, but never answered from
+    lifetime: float  # freshness lifetime in seconds (see unbounded)
+    revalidate: bool  # Cache-Control: no-cache -- validated before every reuse
+    initial_age: float  # how old the response was when stored (Age, Date)
+    unbounded: bool  # fresh until invalidated
+    must_revalidate: bool  # never served stale
+    heuristic: bool  # the lifetime is a heuristic one
+    stale_while_revalidate: float  # seconds it may be served stale while refreshed
+    stale_if_error: float  # seconds it may be served stale when the endpoint fails
     vary: tuple[str, ...]  # the Vary names the response is selected by
     secondary: str  # their normalised values in the storing request
 
@@ -59,6 +81,12 @@ class StoredResponse:
         revalidate: bool = False,
         vary: tuple[str, ...] = (),
         secondary: str = "",
+        initial_age: float = 0.0,
+        unbounded: bool | None = None,
+        must_revalidate: bool = False,
+        heuristic: bool = False,
+        stale_while_revalidate: float = 0.0,
+        stale_if_error: float = 0.0,
     ) -> None:
         self.status_code = status_code
         self.raw_headers = raw_headers
@@ -70,6 +98,61 @@ class StoredResponse:
         self.revalidate = revalidate
         self.vary = vary
         self.secondary = secondary
+        self.initial_age = initial_age
+        self.unbounded = lifetime <= 0 if unbounded is None else unbounded
+        self.must_revalidate = must_revalidate
+        self.heuristic = heuristic
+        self.stale_while_revalidate = stale_while_revalidate
+        self.stale_if_error = stale_if_error
+
+    @property
+    def timing(self) -> Timing:
+        """The freshness fields as the engine takes them."""
+        return (
+            self.stored_at,
+            self.initial_age,
+            self.lifetime,
+            self.unbounded,
+            self.heuristic,
+            self.revalidate,
+            self.must_revalidate,
+            self.stale_while_revalidate,
+            self.stale_if_error,
+        )
+
+    @classmethod
+    def from_timing(
+        cls,
+        status_code: int,
+        raw_headers: RawHeaders,
+        body: bytes,
+        media_type: str | None,
+        last_modified: int,
+        timing: Timing,
+        *,
+        vary: tuple[str, ...] = (),
+        secondary: str = "",
+    ) -> StoredResponse:
+        """Build from the engine's timing tuple (see :attr:`timing`)."""
+        stored_at, initial_age, lifetime, unbounded, heuristic, no_cache, must, swr, sie = timing
+        return cls(
+            status_code,
+            raw_headers,
+            body,
+            media_type,
+            stored_at=stored_at,
+            last_modified=last_modified,
+            lifetime=lifetime,
+            revalidate=no_cache,
+            vary=vary,
+            secondary=secondary,
+            initial_age=initial_age,
+            unbounded=unbounded,
+            must_revalidate=must,
+            heuristic=heuristic,
+            stale_while_revalidate=swr,
+            stale_if_error=sie,
+        )
 
     @property
     def etag(self) -> str:
@@ -98,6 +181,12 @@ class StoredResponse:
             revalidate=bool(metadata.get("revalidate", False)),
             vary=tuple(str(name) for name in metadata.get("vary", ())),
             secondary=str(metadata.get("secondary", "")),
+            initial_age=float(metadata.get("initial_age", 0.0)),
+            unbounded=metadata.get("unbounded"),
+            must_revalidate=bool(metadata.get("must_revalidate", False)),
+            heuristic=bool(metadata.get("heuristic", False)),
+            stale_while_revalidate=float(metadata.get("stale_while_revalidate", 0.0)),
+            stale_if_error=float(metadata.get("stale_if_error", 0.0)),
         )
 
     def to_cached_response(self) -> CachedResponse:
@@ -114,6 +203,12 @@ class StoredResponse:
             "last_modified": self.last_modified,
             "lifetime": self.lifetime,
             "revalidate": self.revalidate,
+            "initial_age": self.initial_age,
+            "unbounded": self.unbounded,
+            "must_revalidate": self.must_revalidate,
+            "heuristic": self.heuristic,
+            "stale_while_revalidate": self.stale_while_revalidate,
+            "stale_if_error": self.stale_if_error,
         }
         if self.vary:
             value["vary"] = list(self.vary)

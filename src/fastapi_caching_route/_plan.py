@@ -1,4 +1,10 @@
-"""The request flow of one cached route: bypass rules, lookup, replay, store."""
+"""The request flow of one cached route, as named states (RFC 9111 section 4):
+
+recv -> key -> lookup -> fresh hit | revalidate | miss | pass -> deliver
+
+The engine makes every decision (keys, credentials, reuse, storage); this
+module only switches on them and talks to the endpoint and the backend.
+"""
 
 from __future__ import annotations
 
@@ -11,17 +17,18 @@ from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_parameterless_sub_dependant, solve_dependencies
 from fastapi.exceptions import RequestValidationError
-from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope
 
 from . import _core
 from . import _fastlane as fastlane
+from . import _storing as storing
 from ._config import RouteCacheConfig
-from ._entry import RawHeaders, StoredResponse, without_age
+from ._entry import StoredResponse
 from ._fastlane import EARLY_PASSED_KEY, MISSED_KEY
 from ._flight import SingleFlight, wait_for_leader
-from ._keys import identity_credentials, route_inputs, security_guards
-from ._responses import ReplayResponse, store_when_complete
+from ._keys import RouteInputs, identity_credentials, route_inputs, security_guards
+from ._responses import ReplayResponse
+from ._storing import STATUS_KEY
 from ._types import RouteHandler
 
 # Request headers the flow reads, found in one pass over the scope's list.
@@ -30,6 +37,7 @@ _WANTED = frozenset(
         b"authorization",
         b"if-none-match",
         b"if-modified-since",
+        b"if-range",
         b"cache-control",
         b"pragma",
         b"range",
@@ -107,6 +115,7 @@ class CachePlan:
                 credentials=self.credentials,
                 honor_request_cache_control=config.honor_request_cache_control,
                 max_key_length=self.cache.max_key_length,
+                cache_status=self.cache.cache_status_name,
             )
 
     async def handle(self, request: Request, original: RouteHandler) -> Response:
@@ -118,11 +127,16 @@ class CachePlan:
             await self._run_early(request)  # raises their errors, validation included
         early_response = scope.pop(EARLY_RESPONSE_KEY, None)
         if self._carries_credentials(scope, headers):
+            scope[STATUS_KEY] = "fwd=bypass; detail=credentials"
             response = await original(request)
         else:
             response = await self._answer(request, original, missed, headers)
         if early_response is not None:
             _merge_early_response(response, *early_response)
+        status = scope.pop(STATUS_KEY, None)
+        name = self.cache.cache_status_name
+        if status is not None and name is not None:
+            response.raw_headers.append((b"cache-status", name + b"; " + status.encode()))
         return response
 
     async def _answer(
@@ -139,66 +153,148 @@ class CachePlan:
 
         head = scope["method"] == "HEAD"
         if missed is not None and missed[0] is self:
-            key, native_done = missed[1], True  # the fast lane already missed on this key
+            key, nothing_stored = missed[1], True  # the fast lane found no entry for it
         else:
-            native_done = False
+            nothing_stored = False
             try:
                 key = await self._key(request, "GET" if head else None)
             except Exception:  # a key that cannot be built is a failed lookup
-                self._failed("lookup_errors", "building the cache key failed; serving uncached")
+                self.failed("lookup_errors", "building the cache key failed; serving uncached")
+                scope[STATUS_KEY] = "fwd=bypass; detail=key"
                 return await original(request)
         if len(key) > self.cache.max_key_length:
             counters["bypass_key_too_long"] += 1
+            scope[STATUS_KEY] = "fwd=bypass; detail=key-too-long"
             return await original(request)
 
         bypass, skip_store = self._request_directives(headers)
+        stale: StoredResponse | None = None
         if bypass:
             counters["bypass_request_no_cache"] += 1
+            scope[STATUS_KEY] = "fwd=request"
         else:
-            if self.hit_path is not None and not native_done:
-                hit = self._native_hit(key, scope, headers, head)
-                if hit is not None:
-                    return hit
-            if self.hit_path is None or self.backend.lookup_after_native_miss:
-                hit = await self._backend_hit(key, scope, headers, head)
-                if hit is not None:
-                    return hit
+            found = await self._find(key, scope, headers, head, nothing_stored)
+            if isinstance(found, Response):
+                return found  # a fresh hit
+            stale = found
 
         if head or skip_store:
             return await original(request)  # a HEAD response has no body to store
-        if not self.cache.coalesce:
-            return await self._store(await original(request), key, request)
-        leader = self.flight.leader_of(key)
-        if leader is None:
-            with self.flight.lead(key):
-                return await self._store(await original(request), key, request)
-        counters["coalesced"] += 1
-        if await wait_for_leader(leader, self.cache.coalesce_timeout):
-            hit = await self._hit_after_leader(key, scope, headers)
-            if hit is not None:
-                return hit
-        counters["coalesce_fell_through"] += 1
-        return await self._store(await original(request), key, request)
+        return await self._fetch(request, original, key, stale)
 
     def _carries_credentials(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
         try:
             carried: bool = self.credentials.carried_by(scope)
         except Exception:  # unreadable headers: the cache stays out of it
-            self._failed("lookup_errors", "reading the request failed; serving uncached")
+            self.failed("lookup_errors", "reading the request failed; serving uncached")
             return True
         if carried:
             kind = "authorization" if b"authorization" in headers else "credentials"
             self.cache.counters[f"bypass_{kind}"] += 1
         return carried
 
-    async def _hit_after_leader(
-        self, key: str, scope: Scope, headers: dict[bytes, bytes]
-    ) -> Response | None:
+    async def _find(
+        self,
+        key: str,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        head: bool,
+        nothing_stored: bool,
+    ) -> Response | StoredResponse | None:
+        """A fresh hit's response; or the stored entry to revalidate; or None."""
         if self.hit_path is not None:
-            hit = self._native_hit(key, scope, headers, False)
-            if hit is not None or not self.backend.lookup_after_native_miss:
-                return hit
-        return await self._backend_hit(key, scope, headers, False)
+            if not nothing_stored:
+                found = self._native_hit(key, scope, headers, head)
+                if isinstance(found, Response):
+                    return found
+                if found is not None:  # stored but not fresh: read it to revalidate
+                    return self._judge(self._peek(key, scope), scope, headers, head)
+            if not self.backend.lookup_after_native_miss:
+                scope[STATUS_KEY] = "fwd=uri-miss"
+                return None
+        return self._judge(await self._lookup(key, scope["headers"]), scope, headers, head)
+
+    def _judge(
+        self,
+        entry: StoredResponse | None,
+        scope: Scope,
+        headers: dict[bytes, bytes],
+        head: bool,
+    ) -> Response | StoredResponse | None:
+        """The engine's reuse decision over an entry (RFC 9111 section 4)."""
+        if entry is None:
+            scope[STATUS_KEY] = "fwd=uri-miss"
+            return None
+        has_validator = bool(entry.etag) or entry.last_modified >= 0
+        reuse, age, ttl_left = _core.decide_reuse(entry.timing, time.time(), has_validator)
+        if reuse == "fresh":
+            if b"range" in headers and not _core.answers_range_request(entry.status_code):
+                scope[STATUS_KEY] = "fwd=miss; detail=range"
+                return None
+            return self._replay(entry, scope["method"], headers, head, age, ttl_left)
+        scope[STATUS_KEY] = "fwd=stale"
+        # stale-while-revalidate is served as a revalidation until stale serving lands.
+        return None if reuse == "miss" else entry
+
+    async def _fetch(
+        self, request: Request, original: RouteHandler, key: str, stale: StoredResponse | None
+    ) -> Response:
+        """Ask the endpoint (once per key while coalescing) and store its answer."""
+        if not self.cache.coalesce:
+            return await self._ask(request, original, key, stale)
+        leader = self.flight.leader_of(key)
+        if leader is None:
+            with self.flight.lead(key):
+                return await self._ask(request, original, key, stale)
+        counters = self.cache.counters
+        counters["coalesced"] += 1
+        scope = request.scope
+        if await wait_for_leader(leader, self.cache.coalesce_timeout):
+            found = await self._find(key, scope, _request_headers(scope["headers"]), False, False)
+            if isinstance(found, Response):
+                return found
+            stale = found
+        counters["coalesce_fell_through"] += 1
+        return await self._ask(request, original, key, stale)
+
+    async def _ask(
+        self, request: Request, original: RouteHandler, key: str, stale: StoredResponse | None
+    ) -> Response:
+        if stale is None:
+            return await storing.store(self, await original(request), key, request)
+        return await self._revalidate(request, original, key, stale)
+
+    async def _revalidate(
+        self, request: Request, original: RouteHandler, key: str, stale: StoredResponse
+    ) -> Response:
+        """RFC 9111 section 4.3: the endpoint is asked with the entry's validators
+        (the client's own, when it sent some); a 304 freshens the entry (section
+        4.3.4) and the client gets it, or its own 304."""
+        scope = request.scope
+        client_fields = scope["headers"]
+        asked = _request_headers(client_fields)
+        conditions = _conditions_for(stale, asked)
+        if conditions:
+            _set_request_headers(request, [*client_fields, *conditions])
+        try:
+            response = await original(request)
+        finally:
+            _set_request_headers(request, client_fields)
+        if response.status_code != 304:
+            scope[STATUS_KEY] = f"fwd=stale; fwd-status={response.status_code}"
+            return await storing.store(self, response, key, request)
+        if not _validates(stale, response):
+            if not conditions:
+                return response  # the client's own conditional request, answered
+            # A 304 for another representation cannot freshen this entry (section
+            # 4.3.3), and this client asked for the whole response.
+            scope[STATUS_KEY] = "fwd=stale; fwd-status=304; detail=mismatch"
+            return await storing.store(self, await original(request), key, request)
+        entry = storing.refreshed(self, stale, response)
+        await storing.put_entry(self, key, entry)
+        _, age, ttl_left = _core.decide_reuse(entry.timing, time.time(), True)
+        scope[STATUS_KEY] = "fwd=stale; fwd-status=304"
+        return self._replay(entry, scope["method"], asked, False, age, ttl_left)
 
     def answer_early(self, scope: Scope) -> Answer | None:
         """The fast lane's question: (status, headers, body) straight from the
@@ -242,7 +338,7 @@ class CachePlan:
 
     def _native_hit(
         self, key: str, scope: Scope, headers: dict[bytes, bytes], head: bool
-    ) -> Response | None:
+    ) -> Response | str | None:
         assert self.hit_path is not None
         try:
             found = self.hit_path.lookup(
@@ -250,25 +346,87 @@ class CachePlan:
                 scope["method"],
                 _text(headers.get(b"if-none-match")),
                 _text(headers.get(b"if-modified-since")),
+                _text(headers.get(b"range")),
+                _text(headers.get(b"if-range")),
                 head,
                 time.time(),
                 scope["headers"],
-                b"range" in headers,
             )
         except Exception:  # the cache failing must never fail the request
-            self._failed("lookup_errors", "cache lookup failed; serving uncached")
+            self.failed("lookup_errors", "cache lookup failed; serving uncached")
             return None
-        return None if found is None else ReplayResponse(*found)
+        if found is None or isinstance(found, str):
+            return found
+        return ReplayResponse(*found)
 
-    async def _backend_hit(
-        self, key: str, scope: Scope, headers: dict[bytes, bytes], head: bool
-    ) -> Response | None:
-        entry = await self._lookup(key, scope["headers"])
-        if entry is None or entry.revalidate:
+    def _peek(self, key: str, scope: Scope) -> StoredResponse | None:
+        # The hit path counted this lookup already.
+        peek = getattr(self.backend, "peek_nowait", None)
+        try:
+            if peek is not None:
+                found: StoredResponse | None = peek(key, self.namespace, headers=scope["headers"])
+                return found
+            return self.backend.get_nowait(key, self.namespace, headers=scope["headers"])
+        except Exception:
+            self.failed("lookup_errors", "cache lookup failed; serving uncached")
             return None
-        if b"range" in headers and not _core.answers_range_request(entry.status_code):
+
+    async def _lookup(
+        self, key: str, request_headers: list[tuple[bytes, bytes]]
+    ) -> StoredResponse | None:
+        try:
+            entry: StoredResponse | None
+            if not self.get_takes_headers:  # a backend of one's own, one response per key
+                if self.synchronous:
+                    entry = self.backend.get_nowait(key, self.namespace)
+                else:
+                    entry = await self.backend.get(key, self.namespace)
+            elif self.synchronous:
+                entry = self.backend.get_nowait(key, self.namespace, headers=request_headers)
+            else:
+                entry = await self.backend.get(key, self.namespace, headers=request_headers)
+        except Exception:  # the cache failing must never fail the request
+            self.failed("lookup_errors", "cache lookup failed; serving uncached")
             return None
-        return self._replay(entry, scope["method"], headers, head)
+        # Whatever the backend, a variant answers only its own request.
+        if (
+            entry is not None
+            and entry.vary
+            and (_core.secondary_key(entry.vary, request_headers) != entry.secondary)
+        ):
+            return None
+        return entry
+
+    def _replay(
+        self,
+        entry: StoredResponse,
+        method: str,
+        headers: dict[bytes, bytes],
+        head: bool,
+        age: float,
+        ttl_left: float,
+    ) -> Response:
+        # The engine decides, as on the native hit path: 304, 206/416, or the
+        # stored response.
+        status, fields, body = _core.replay(
+            entry.status_code,
+            entry.raw_headers,
+            entry.body,
+            entry.etag,
+            entry.last_modified,
+            age,
+            ttl_left,
+            method,
+            _text(headers.get(b"if-none-match")),
+            _text(headers.get(b"if-modified-since")),
+            _text(headers.get(b"range")),
+            _text(headers.get(b"if-range")),
+            head,
+            time.time(),
+            self.cache.hit_header,
+            self.cache.cache_status_name,
+        )
+        return ReplayResponse(status, fields, body)
 
     def _offer_to_lane(self, scope: Scope) -> None:
         if self.lane is None:
@@ -296,7 +454,11 @@ class CachePlan:
         )
         return directives
 
-    def _failed(self, kind: str, message: str) -> None:
+    def now(self) -> float:
+        """Wall-clock seconds: stored_at, ages and freshness all read this clock."""
+        return time.time()
+
+    def failed(self, kind: str, message: str) -> None:
         self.cache.counters[kind] += 1
         self.cache.log.warning(kind, message)
 
@@ -334,175 +496,9 @@ class CachePlan:
             raise TypeError(f"key_builder must return a str, got {type(custom).__name__}")
         return custom
 
-    async def _lookup(
-        self, key: str, request_headers: list[tuple[bytes, bytes]]
-    ) -> StoredResponse | None:
-        try:
-            entry: StoredResponse | None
-            if not self.get_takes_headers:  # a backend of one's own, one response per key
-                if self.synchronous:
-                    entry = self.backend.get_nowait(key, self.namespace)
-                else:
-                    entry = await self.backend.get(key, self.namespace)
-            elif self.synchronous:
-                entry = self.backend.get_nowait(key, self.namespace, headers=request_headers)
-            else:
-                entry = await self.backend.get(key, self.namespace, headers=request_headers)
-            if entry is None:
-                return None
-            # Whatever the backend: a variant answers only its own request, and
-            # an entry only within its lifetime (variants may share one value).
-            if entry.vary and _core.secondary_key(entry.vary, request_headers) != entry.secondary:
-                return None
-            if entry.lifetime > 0 and time.time() >= entry.stored_at + entry.lifetime:
-                return None
-            return entry
-        except Exception:  # the cache failing must never fail the request
-            self._failed("lookup_errors", "cache lookup failed; serving uncached")
-            return None
-
-    def _replay(
-        self, entry: StoredResponse, method: str, headers: dict[bytes, bytes], head: bool
-    ) -> Response:
-        # The engine decides, as on the native hit path: 304 or the stored response.
-        if_none_match = headers.get(b"if-none-match")
-        if_modified_since = headers.get(b"if-modified-since")
-        conditional = if_none_match is not None or if_modified_since is not None
-        status, fields, body = _core.replay(
-            entry.status_code,
-            entry.raw_headers,
-            entry.body,
-            entry.etag if conditional else "",
-            entry.last_modified,
-            entry.stored_at,
-            method,
-            _text(if_none_match),
-            _text(if_modified_since),
-            head,
-            time.time(),
-            self.cache.hit_header,
-        )
-        return ReplayResponse(status, fields, body)
-
-    async def _store(self, response: Response, key: str, request: Request) -> Response:
-        cache, config = self.cache, self.config
-        counters = cache.counters
-        if response.status_code not in cache.accepted_status_codes:
-            return response
-        headers = response.headers
-        vary_lines = headers.getlist("vary")
-        if config.vary_headers:
-            merged = _core.merge_vary(", ".join(vary_lines), list(config.vary_headers))
-            if merged != ", ".join(vary_lines):
-                headers["vary"] = merged  # replaces every line
-                vary_lines = [merged]
-        star, vary_names = _core.secondary_names(vary_lines, self.key_headers)
-        if star:
-            counters["not_stored_vary_star"] += 1
-            return response  # Vary: * -- every request may differ
-
-        verdict, ttl, revalidate, _, _ = _core.decide_storage(
-            ", ".join(headers.getlist("cache-control")),
-            "set-cookie" in headers,
-            self.ttl or 0.0,
-            config.ignore_response_cache_control,
-            config.store_set_cookie,
-        )
-        if verdict != "store":
-            counters[f"not_stored_{verdict}"] += 1
-            return response
-
-        now = time.time()
-        secondary = _core.secondary_key(vary_names, request.scope["headers"]) if vary_names else ""
-        variant = (tuple(vary_names), secondary)
-        if isinstance(response, StreamingResponse):
-            declared = headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > cache.max_body_bytes:
-                counters["not_stored_body_too_large"] += 1
-                return response
-            # Sent as it is produced; stored once the whole stream reached the client.
-            self._add_validators(response, None, now, ttl)
-            fields = without_age(tuple(response.raw_headers))
-            cache.set_cache_header(headers, hit=False)
-
-            async def store_stream(body: bytes) -> None:
-                # What the stream could not say up front: its ETag and length.
-                complete = tuple(f for f in fields if f[0] != b"content-length")
-                if not any(name == b"etag" for name, _ in complete):
-                    complete += ((b"etag", _core.etag_for_body(body).encode("latin-1")),)
-                complete += ((b"content-length", b"%d" % len(body)),)
-                await self._put(key, response, complete, body, now, ttl, revalidate, variant)
-
-            def too_large() -> None:
-                counters["not_stored_body_too_large"] += 1
-
-            store_when_complete(response, request, cache.max_body_bytes, store_stream, too_large)
-            return response
-
-        body = _plain_body(response, cache.max_body_bytes)
-        if body is None:
-            counters["not_stored_body_too_large"] += 1
-            return response
-        self._add_validators(response, body, now, ttl)
-        extra: RawHeaders = ()
-        if "content-length" not in headers:
-            extra = ((b"content-length", b"%d" % len(body)),)
-        fields = without_age((*response.raw_headers, *extra))
-        if await self._put(key, response, fields, body, now, ttl, revalidate, variant):
-            cache.set_cache_header(headers, hit=False)
-        return response
-
-    async def _put(
-        self,
-        key: str,
-        response: Response,
-        fields: RawHeaders,
-        body: bytes,
-        now: float,
-        ttl: float,
-        revalidate: bool,
-        variant: tuple[tuple[str, ...], str],
-    ) -> bool:
-        last_modified = _core.parse_http_date(response.headers.get("last-modified", ""), int(now))
-        entry = StoredResponse(
-            response.status_code,
-            fields,
-            body,
-            response.media_type,
-            stored_at=now,
-            last_modified=-1 if last_modified is None else last_modified,
-            lifetime=ttl,
-            revalidate=revalidate,
-            vary=variant[0],
-            secondary=variant[1],
-        )
-        try:
-            stored = await self.backend.set(key, entry, namespace=self.namespace, ttl=ttl or None)
-        except Exception:
-            self._failed("store_errors", "cache store failed; response served uncached")
-            stored = False
-        if not stored:
-            self.cache.counters["not_stored_backend_refused"] += 1
-        return bool(stored)
-
-    def _add_validators(
-        self, response: Response, body: bytes | None, now: float, ttl: float
-    ) -> None:
-        headers = response.headers
-        if body is not None and "etag" not in headers:
-            headers["etag"] = _core.etag_for_body(body)
-        if self.config.set_last_modified and "last-modified" not in headers:
-            headers["last-modified"] = _core.format_http_date(int(now))
-        client_max_age = self.config.client_max_age
-        if client_max_age is not None and not _forbids_reuse(headers.get("cache-control", "")):
-            # With Age on hits, downstream caches subtract elapsed time themselves;
-            # max-age must never promise more than the entry's own lifetime.
-            max_age = client_max_age if ttl <= 0 else min(client_max_age, int(ttl))
-            headers["cache-control"] = f"max-age={max_age}"
-
 
 def _bypass_credentials(
-    config: RouteCacheConfig, dependant: Dependant, inputs: Any, key_headers: list[str]
+    config: RouteCacheConfig, dependant: Dependant, inputs: RouteInputs, key_headers: list[str]
 ) -> _core.CredentialSpec:
     """Credentials whose requests neither read nor fill the cache (SPEC section 5):
     Authorization, and those of security schemes whose value reaches the
@@ -510,7 +506,7 @@ def _bypass_credentials(
     if config.shared or config.key_builder is not None:
         return _core.CredentialSpec()
     found = identity_credentials(dependant)
-    headers = set()
+    headers: set[str] = set()
     if not inputs.all_headers:
         headers = ({"authorization"} | found.headers) - set(key_headers)
     cookies = set() if inputs.all_cookies else found.cookies - set(inputs.cookies)
@@ -528,20 +524,37 @@ def _merge_early_response(
         response.status_code = status
 
 
-def _plain_body(response: Response, limit: int) -> bytes | None:
-    body = getattr(response, "body", None)  # FileResponse and the like have none
-    if not isinstance(body, bytes) or len(body) > limit:
-        return None
-    return body
+def _conditions_for(entry: StoredResponse, asked: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
+    """The entry's validators as request fields (RFC 9111 section 4.3.1), unless
+    the client sent conditions of its own, which are forwarded instead."""
+    if b"if-none-match" in asked or b"if-modified-since" in asked:
+        return []
+    conditions: list[tuple[bytes, bytes]] = []
+    if entry.etag:
+        conditions.append((b"if-none-match", entry.etag.encode("latin-1")))
+    if entry.last_modified >= 0:
+        date = _core.format_http_date(entry.last_modified).encode("latin-1")
+        conditions.append((b"if-modified-since", date))
+    return conditions
 
 
-def _forbids_reuse(cache_control: str) -> bool:
-    # A response stored only because the route ignores its Cache-Control must
-    # not be advertised as cacheable to clients and CDNs.
-    if not cache_control:
-        return False
-    directives = _core.parse_cache_control(cache_control)
-    return bool(directives.private or directives.no_store or directives.no_cache)
+def _validates(entry: StoredResponse, not_modified: Response) -> bool:
+    """Whether a 304 selects this entry (RFC 9111 section 4.3.3): its ETag, or
+    else its Last-Modified, is the entry's; a 304 without validators selects
+    the one entry asked about."""
+    etag = not_modified.headers.get("etag")
+    if etag is not None:
+        return bool(entry.etag) and _core.if_none_match_matches(etag, entry.etag)
+    last_modified = not_modified.headers.get("last-modified")
+    if last_modified is not None:
+        parsed = _core.parse_http_date(last_modified, int(time.time()))
+        return parsed is not None and parsed == entry.last_modified
+    return True
+
+
+def _set_request_headers(request: Request, fields: list[tuple[bytes, bytes]]) -> None:
+    request.scope["headers"] = fields
+    request.__dict__.pop("_headers", None)  # Starlette caches the parsed headers
 
 
 def _request_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:

@@ -19,11 +19,11 @@ class ReplayResponse(Response):
     """
 
     def __init__(
-        self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes
+        self, status_code: int, raw_headers: list[tuple[bytes, bytes]], body: bytes | memoryview
     ) -> None:
         self.status_code = status_code
         self.raw_headers = raw_headers
-        self.body = body
+        self.body = body  # a Range hit sends a view of the stored bytes, not a copy
         self.background = None
 
 

@@ -32,6 +32,12 @@ Record sample() {
   r.last_modified = 1767225600;
   r.lifetime = 60.5;
   r.revalidate = true;
+  r.initial_age = 12.5;
+  r.stale_while_revalidate = 30;
+  r.stale_if_error = 600;
+  r.unbounded = false;
+  r.must_revalidate = true;
+  r.heuristic = true;
   r.vary = {"accept-language", "x-tenant"};
   r.secondary = "accept-language=de&x-tenant";
   r.tags = {"items", "page:2", "\xc3\xa9t\xc3\xa9"};
@@ -45,6 +51,12 @@ void expect_same(const Record& a, const Record& b) {
   EXPECT_EQ(a.body, b.body);
   EXPECT_EQ(a.media_type, b.media_type);
   EXPECT_EQ(a.vary, b.vary);
+  EXPECT_EQ(a.initial_age, b.initial_age);
+  EXPECT_EQ(a.stale_while_revalidate, b.stale_while_revalidate);
+  EXPECT_EQ(a.stale_if_error, b.stale_if_error);
+  EXPECT_EQ(a.unbounded, b.unbounded);
+  EXPECT_EQ(a.must_revalidate, b.must_revalidate);
+  EXPECT_EQ(a.heuristic, b.heuristic);
   EXPECT_EQ(a.secondary, b.secondary);
   EXPECT_EQ(a.vary_index, b.vary_index);
   EXPECT_EQ(std::bit_cast<std::uint64_t>(a.stored_at), std::bit_cast<std::uint64_t>(b.stored_at));
@@ -92,7 +104,7 @@ void put_le(std::string& out, T v) {
 }
 
 // The 32-byte fixed prefix.
-std::string prefix(std::uint8_t version = 2, std::uint8_t flags = 0, std::uint16_t status = 200) {
+std::string prefix(std::uint8_t version = 3, std::uint8_t flags = 0, std::uint16_t status = 200) {
   std::string out = "FCRE";
   out.push_back(static_cast<char>(version));
   out.push_back(static_cast<char>(flags));
@@ -100,6 +112,9 @@ std::string prefix(std::uint8_t version = 2, std::uint8_t flags = 0, std::uint16
   put_le(out, 1.5);
   put_le(out, std::int64_t{7});
   put_le(out, 2.5);
+  put_le(out, 4.0);   // initial_age
+  put_le(out, 8.0);   // stale_while_revalidate
+  put_le(out, 16.0);  // stale_if_error
   return out;
 }
 
@@ -246,7 +261,10 @@ TEST(Codec, LayoutIsTheDocumentedOne) {
   r.tags = {"g"};
   r.vary = {"accept", "x"};
   r.secondary = "accept=a";
-  std::string expected = prefix(2, 0x03, 200);
+  r.initial_age = 4.0;
+  r.stale_while_revalidate = 8.0;
+  r.stale_if_error = 16.0;
+  std::string expected = prefix(3, 0x03, 200);
   put_bytes(expected, "k");
   put_varint(expected, 2);
   put_bytes(expected, "accept");
@@ -261,7 +279,7 @@ TEST(Codec, LayoutIsTheDocumentedOne) {
   put_bytes(expected, "g");
   expected = sealed(expected);
   EXPECT_EQ(encode(r), expected);
-  EXPECT_EQ(expected.substr(0, 8), "FCRE\x02\x03\xc8\x00"sv);
+  EXPECT_EQ(expected.substr(0, 8), "FCRE\x03\x03\xc8\x00"sv);
   ASSERT_TRUE(decode(expected));
 }
 
@@ -338,27 +356,30 @@ TEST(Codec, RejectsWrongMagic) {
 }
 
 TEST(Codec, RejectsOtherVersions) {
-  for (int version : {0, 1, 3, 0x7F, 0xFF}) {
+  for (int version : {0, 1, 2, 4, 0x7F, 0xFF}) {
     EXPECT_FALSE(decode(sealed(prefix(static_cast<std::uint8_t>(version)) + minimal_fields())))
         << version;
   }
-  EXPECT_TRUE(decode(sealed(prefix(2) + minimal_fields())));
+  EXPECT_TRUE(decode(sealed(prefix(3) + minimal_fields())));
 }
 
 TEST(Codec, RejectsUnknownFlags) {
-  for (int bit = 3; bit < 8; ++bit) {
-    EXPECT_FALSE(decode(sealed(prefix(2, static_cast<std::uint8_t>(1u << bit)) + minimal_fields())));
+  for (int bit = 6; bit < 8; ++bit) {
+    EXPECT_FALSE(decode(sealed(prefix(3, static_cast<std::uint8_t>(1u << bit)) + minimal_fields())));
   }
-  EXPECT_TRUE(decode(sealed(prefix(2, fcr::codec::kFlagRevalidate) + minimal_fields())));
-  EXPECT_TRUE(decode(sealed(prefix(2, fcr::codec::kFlagVaryIndex) + minimal_fields()))->vary_index);
+  EXPECT_TRUE(decode(sealed(prefix(3, fcr::codec::kFlagRevalidate) + minimal_fields())));
+  EXPECT_TRUE(decode(sealed(prefix(3, fcr::codec::kFlagVaryIndex) + minimal_fields()))->vary_index);
+  EXPECT_TRUE(decode(sealed(prefix(3, fcr::codec::kFlagUnbounded) + minimal_fields()))->unbounded);
+  EXPECT_TRUE(decode(sealed(prefix(3, fcr::codec::kFlagMustRevalidate) + minimal_fields()))->must_revalidate);
+  EXPECT_TRUE(decode(sealed(prefix(3, fcr::codec::kFlagHeuristic) + minimal_fields()))->heuristic);
   // The media-type flag without a media type: the tag count byte is taken as an
   // empty media type and the count is then missing.
-  EXPECT_FALSE(decode(sealed(prefix(2, fcr::codec::kFlagMediaType) + minimal_fields())));
+  EXPECT_FALSE(decode(sealed(prefix(3, fcr::codec::kFlagMediaType) + minimal_fields())));
 }
 
 TEST(Codec, RejectsStatusOutOfRange) {
   for (int status : {0, 1, 99, 1000, 65535}) {
-    EXPECT_FALSE(decode(sealed(prefix(2, 0, static_cast<std::uint16_t>(status)) + minimal_fields())))
+    EXPECT_FALSE(decode(sealed(prefix(3, 0, static_cast<std::uint16_t>(status)) + minimal_fields())))
         << status;
   }
 }
@@ -461,7 +482,7 @@ TEST(Codec, RejectsTextThatIsNotUtf8) {
     put_varint(key, 0);
     EXPECT_FALSE(decode(sealed(key)));
 
-    std::string media = prefix(2, fcr::codec::kFlagMediaType);
+    std::string media = prefix(3, fcr::codec::kFlagMediaType);
     put_bytes(media, "k");
     no_vary(media);
     put_varint(media, 0);

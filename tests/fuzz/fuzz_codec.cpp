@@ -52,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   check(input);
   check(sealed(std::string(input)));
-  check(sealed(std::string("FCRE\x02", 5) + std::string(input)));
+  check(sealed(std::string("FCRE\x03", 5) + std::string(input)));
   // A single-byte flip of an accepted input is always rejected (checksum).
   if (fcr::codec::decode(input) && size > 0) {
     std::string flipped(input);

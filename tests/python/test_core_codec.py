@@ -89,13 +89,14 @@ def _small_entry(key: str = "GET /items?page=2") -> bytes:
 def test_round_trip(r: dict[str, Any]) -> None:
     data = _encode(r)
     assert isinstance(data, bytes)
-    assert data[:5] == b"FCRE\x02"
+    assert data[:5] == b"FCRE\x03"
     decoded = _core.decode_response(data, r["key"])
     assert decoded is not None
     status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, tags = (
         decoded[:9]
     )
-    vary, secondary, vary_index = decoded[9:]
+    vary, secondary, vary_index, decoded_timing = decoded[9:]
+    assert decoded_timing == (0.0, 0.0, 0.0, False, False, False)
     assert vary == tuple(r["vary"])
     assert secondary == r["secondary"]
     assert vary_index is r["vary_index"]
@@ -119,19 +120,20 @@ def test_round_trip(r: dict[str, Any]) -> None:
 def test_tags_default_to_empty() -> None:
     data = _core.encode_response("k", 304, (), b"", None, 0.0, 0, 0.0, False)
     assert _core.decode_response(data, "k") == (
-        304,
-        (),
-        b"",
-        None,
-        0.0,
-        0,
-        0.0,
-        False,
-        (),
-        (),
-        "",
-        False,
-    )
+        304, (), b"", None, 0.0, 0, 0.0, False, (), (), "", False,
+        (0.0, 0.0, 0.0, False, False, False),
+    )  # fmt: skip
+
+
+def test_freshness_fields_round_trip() -> None:
+    data = _core.encode_response(
+        "k", 200, (), b"", None, 1.0, 0, 60.0, False, initial_age=12.5,
+        stale_while_revalidate=30.0, stale_if_error=600.0, unbounded=False,
+        must_revalidate=True, heuristic=True,
+    )  # fmt: skip
+    decoded = _core.decode_response(data, "k")
+    assert decoded is not None
+    assert decoded[12] == (12.5, 30.0, 600.0, False, True, True)
 
 
 def test_a_variant_decodes_only_for_its_secondary_key() -> None:

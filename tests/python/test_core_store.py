@@ -22,16 +22,26 @@ def _store_with_entry(**overrides: Any) -> tuple[_core.Store, int]:
         "media_type": "text/plain",
         "etag": ETAG,
         "etag_index": 1,
-        "stored_at": 1000.0,
         "last_modified": 900,
-        "lifetime": 0.0,
-        "revalidate": False,
+        "timing": timing(),
         "charge": 100,
         "ttl": 0.0,
     }
     fields.update(overrides)
     assert store.put_response(ns, "GET /x", **fields)
     return store, ns
+
+
+def timing(
+    stored_at: float = 1000.0,
+    initial_age: float = 0.0,
+    lifetime: float = 0.0,
+    unbounded: bool = True,
+    no_cache: bool = False,
+) -> tuple[float, float, float, bool, bool, bool, bool, float, float]:
+    """(stored_at, initial_age, lifetime, unbounded, heuristic, no_cache,
+    must_revalidate, stale_while_revalidate, stale_if_error)."""
+    return (stored_at, initial_age, lifetime, unbounded, False, no_cache, False, 0.0, 0.0)
 
 
 def _scope(path: str = "/x", method: str = "GET", headers: list[Any] | None = None) -> dict:
@@ -68,8 +78,8 @@ def test_generic_objects_come_back_as_the_same_object() -> None:
 
 def test_response_round_trip_keeps_the_body_object() -> None:
     store, ns = _store_with_entry()
-    status, headers, body, media_type, etag, index, stored_at, modified, life, reval = (
-        store.get_response(ns, "GET /x")
+    status, headers, body, media_type, etag, index, modified, stored_timing = store.get_response(
+        ns, "GET /x"
     )
     assert (status, headers, body, media_type, etag, index) == (
         200,
@@ -79,7 +89,7 @@ def test_response_round_trip_keeps_the_body_object() -> None:
         ETAG,
         1,
     )
-    assert (stored_at, modified, life, reval) == (1000.0, 900, 0.0, False)
+    assert (modified, stored_timing) == (900, timing())
 
 
 @pytest.mark.parametrize(
@@ -90,7 +100,7 @@ def test_malformed_header_fields_are_rejected(headers: Any) -> None:
     store = _core.Store(1 << 20)
     with pytest.raises(TypeError, match="headers"):
         store.put_response(
-            store.namespace_id(""), "k", 200, headers, b"", None, "", 0, 0.0, -1, 0.0, False, 1, 0.0
+            store.namespace_id(""), "k", 200, headers, b"", None, "", 0, -1, timing(), 1, 0.0
         )
 
 
@@ -113,7 +123,7 @@ def test_answer_builds_a_fresh_header_list_with_etag_in_place() -> None:
 def test_answer_misses_with_the_key_and_defers_bypasses() -> None:
     store, ns = _store_with_entry()
     hit_path = _hit_path(store, ns, max_key_length=10)
-    assert hit_path.answer(_scope("/other"), 0.0) == "GET /other"
+    assert hit_path.answer(_scope("/other"), 0.0) == "GET /other"  # nothing stored
     auth = [(b"authorization", b"Bearer x")]
     assert hit_path.answer(_scope(headers=auth), 0.0) is None
     assert hit_path.answer(_scope("/" + "y" * 20), 0.0) is None  # key too long
@@ -135,10 +145,25 @@ def test_not_modified_keeps_only_validators_and_caching_fields() -> None:
 
 
 def test_revalidate_entries_are_never_answered() -> None:
-    store, ns = _store_with_entry(revalidate=True)
-    assert _hit_path(store, ns).answer(_scope(), 1000.0) == "GET /x"
-    found = _hit_path(store, ns).lookup("GET /x", "GET", None, None, False, 1000.0, None, False)
-    assert found is None
+    # RFC 9111 section 5.2.2.4: a no-cache entry is validated before any reuse.
+    store, ns = _store_with_entry(timing=timing(no_cache=True))
+    assert _hit_path(store, ns).answer(_scope(), 1000.0) is None  # the route revalidates
+    found = _hit_path(store, ns).lookup(
+        "GET /x", "GET", None, None, None, None, False, 1000.0, None
+    )
+    assert found == "revalidate"
+
+
+def test_stale_entries_are_left_to_the_route() -> None:
+    store, ns = _store_with_entry(timing=timing(lifetime=60.0, unbounded=False, initial_age=10))
+    hit_path = _hit_path(store, ns)
+    status, headers, _ = hit_path.answer(_scope(), 1049.0)
+    assert status == 200 and (b"age", b"59") in headers  # the received age counts
+    assert hit_path.answer(_scope(), 1050.0) is None
+    assert hit_path.lookup("GET /x", "GET", None, None, None, None, False, 1050.0, None) == (
+        "revalidate"
+    )
+    assert hit_path.answer(_scope("/nothing"), 1050.0) == "GET /nothing"
 
 
 def test_request_no_cache_is_a_bypass_only_when_honoured() -> None:
@@ -183,16 +208,22 @@ def test_replay_of_a_stored_response_uses_the_same_rules() -> None:
         (b"x-multi", b"2"),
     )
     hit_header = (b"x-cache", b"HIT")
-    status, fields, body = _core.replay(
-        200, headers, b"body", '"abc"', -1, 1000.0, "GET", '"abc"', None, False, 1005.0, hit_header
-    )
+
+    def replay(if_none_match: str | None) -> Any:
+        return _core.replay(
+            200, headers, b"body", '"abc"', -1, 5.0, 55.0, "GET", if_none_match, None, None,
+            None, False, 1005.0, hit_header, None,
+        )  # fmt: skip
+
+    status, fields, body = replay('"abc"')
     names = [name for name, _ in fields if name not in (b"age", b"x-cache")]
     assert (status, body) == (304, b"")
     assert names == [b"etag", b"vary", b"cache-control"]
-    status, fields, body = _core.replay(
-        200, headers, b"body", "", -1, 1000.0, "GET", None, None, False, 1005.0, hit_header
-    )
+    status, fields, body = replay(None)
     assert (status, body) == (200, b"body")
     assert fields == [*headers, (b"age", b"5"), hit_header]
     with pytest.raises(TypeError, match="headers"):
-        _core.replay(200, ((b"a",),), b"", "", -1, 0.0, "GET", None, None, False, 0.0, hit_header)
+        _core.replay(
+            200, ((b"a",),), b"", "", -1, 0.0, 0.0, "GET", None, None, None, None, False, 0.0,
+            hit_header, None,
+        )  # fmt: skip

@@ -120,9 +120,12 @@ async def test_ignore_response_cache_control_stores_anyway(
 async def test_no_cache_is_stored_but_every_request_runs_the_endpoint(
     make_cache: MakeCache,
 ) -> None:
+    # RFC 9111 section 5.2.2.4: no-cache "indicates that the response MUST NOT
+    # be used to satisfy any other request without forwarding it for validation".
     cache = make_cache()
     calls = Calls()
-    router = _router(cache, calls, [("cache-control", "no-cache")], keyed=True)
+    headers = [("cache-control", "no-cache"), ("etag", '"v1"')]
+    router = _router(cache, calls, headers, keyed=True)
     async with open_client(make_app(router)) as client:
         responses = [await client.get("/cc") for _ in range(3)]
         stored = await cache.get_cached(KEY)
@@ -130,6 +133,19 @@ async def test_no_cache_is_stored_but_every_request_runs_the_endpoint(
     assert all(r.headers.get("x-cache") != "HIT" for r in responses)
     assert stored is not None
     assert stored["revalidate"] is True
+
+
+async def test_no_cache_without_a_validator_is_not_stored(make_cache: MakeCache) -> None:
+    # Nothing could ever validate it: storing it would only cost memory.
+    cache = make_cache()
+    calls = Calls()
+    router = _router(cache, calls, [("cache-control", "no-cache")], keyed=True)
+    async with open_client(make_app(router)) as client:
+        responses = [await client.get("/cc") for _ in range(2)]
+        stored = await cache.get_cached(KEY)
+    assert calls.count == 2
+    assert all("x-cache" not in r.headers for r in responses)
+    assert stored is None
 
 
 # --- lifetime -------------------------------------------------------------------------
@@ -242,7 +258,11 @@ async def test_age_is_never_negative(make_cache: MakeCache, clock: Clock) -> Non
     assert hit.headers["age"] == "0"
 
 
-async def test_endpoint_age_is_replaced_on_hits(make_cache: MakeCache, clock: Clock) -> None:
+async def test_the_received_age_counts_toward_the_age_of_hits(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # RFC 9111 section 4.2.3: current_age = corrected_initial_age + resident_time,
+    # where the initial age is at least the received Age.
     router = _router(make_cache(), Calls(), [("age", "500")])
     async with open_client(make_app(router)) as client:
         await client.get("/cc")
@@ -250,7 +270,7 @@ async def test_endpoint_age_is_replaced_on_hits(make_cache: MakeCache, clock: Cl
         hits = [await client.get("/cc") for _ in range(2)]
     for hit in hits:
         assert hit.headers["x-cache"] == "HIT"
-        assert hit.headers.get_list("age") == ["4"]
+        assert hit.headers.get_list("age") == ["504"]
 
 
 # --- client_max_age -------------------------------------------------------------------

@@ -237,7 +237,7 @@ ENDPOINT_HEADERS = {
     "vary": "Accept-Encoding",
     "expires": "Thu, 01 Dec 2033 16:00:00 GMT",
     "content-location": "/documents/d.txt",
-    "date": "Wed, 21 Oct 2015 07:30:00 GMT",
+    "date": "Tue, 14 Nov 2023 22:13:20 GMT",  # LATER_CLOCK: the response is new
     "x-custom": "kept on 200 only",
 }
 CARRIED = ("etag", "last-modified", "cache-control", "vary", "expires", "content-location", "date")

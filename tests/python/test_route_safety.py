@@ -74,7 +74,6 @@ OPT_OUTS = {
     "declared": {"declared": True},
     "key_builder": {"key_builder": lambda request: "k:" + request.headers.get("authorization", "")},
     "vary_headers": {"vary_headers": ["Accept", "Authorization"]},
-    "shared": {"shared": True},
 }
 
 
@@ -120,6 +119,52 @@ async def test_shared_serves_one_entry_to_everyone(make_cache: MakeCache) -> Non
         responses = [await client.get("/r", headers=h) for h in ({}, ALICE, BOB, {}, ALICE)]
     assert all(r.text == "None|1" for r in responses)
     assert calls.count == 1
+
+
+def _public_router(cache, calls: Calls, cache_control: str | None):  # type: ignore[no-untyped-def]
+    router = caching_router()
+
+    @cache(shared=True)
+    @router.get("/r")
+    def who(request: Request) -> PlainTextResponse:
+        calls()
+        headers = {} if cache_control is None else {"cache-control": cache_control}
+        text = f"{request.headers.get('authorization')}|{calls.count}"
+        return PlainTextResponse(text, headers=headers)
+
+    return router
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "stored"),
+    [
+        (None, False),
+        ("max-age=60", False),
+        ("public", True),
+        ("s-maxage=60", True),
+        ("must-revalidate", True),
+    ],
+)
+async def test_shared_stores_an_authorized_response_only_when_it_allows_that(
+    make_cache: MakeCache, cache_control: str | None, stored: bool
+) -> None:
+    # RFC 9111 section 3.5: "A shared cache MUST NOT use a cached response to a
+    # request with an Authorization header field ... unless ... must-revalidate
+    # ... public ... s-maxage".
+    cache = make_cache()
+    calls = Calls()
+    router = _public_router(cache, calls, cache_control)
+    async with open_client(make_app(router)) as client:
+        first = await client.get("/r", headers=ALICE)
+        second = await client.get("/r", headers=BOB)
+    assert first.text == "Bearer alice|1"
+    if stored:
+        assert (first.headers["x-cache"], second.headers["x-cache"]) == ("MISS", "HIT")
+        assert second.text == "Bearer alice|1"
+    else:
+        assert "x-cache" not in first.headers
+        assert second.text == "Bearer bob|2"
+        assert cache.stats()["route"]["not_stored_authorization"] == 2
 
 
 async def test_an_early_dependency_guards_but_does_not_share_authorized_responses(

@@ -3,20 +3,25 @@
 // decode() checks every length against the bytes that remain, never throws and
 // never reads outside its input; anything malformed is simply not an entry.
 //
-// Format, version 2 (all fixed-width numbers little-endian, copied with memcpy):
+// Format, version 3 (all fixed-width numbers little-endian, copied with memcpy):
 //
 //   offset  size  field
 //   0       4     magic "FCRE"
-//   4       1     version = 2
-//   5       1     flags: bit 0 = media type present, bit 1 = revalidate,
-//                 bit 2 = vary index (not a response: the Vary names under
-//                 which the variants of `key` are stored); the other bits
-//                 must be zero
+//   4       1     version = 3
+//   5       1     flags: bit 0 = media type present, bit 1 = revalidate
+//                 (no-cache), bit 2 = vary index (not a response: the Vary
+//                 names under which the variants of `key` are stored), bit 3
+//                 = unbounded (fresh until invalidated), bit 4 = must
+//                 revalidate (never served stale), bit 5 = heuristic
+//                 lifetime; the other bits must be zero
 //   6       2     status (u16, 100..999)
 //   8       8     stored_at (IEEE-754 binary64 bit pattern)
 //   16      8     last_modified (i64, two's complement)
 //   24      8     lifetime (IEEE-754 binary64 bit pattern)
-//   32      ...   key            : str
+//   32      8     initial_age: the corrected initial age at stored_at (binary64)
+//   40      8     stale_while_revalidate seconds (binary64)
+//   48      8     stale_if_error seconds (binary64)
+//   56      ...   key            : str
 //                 vary count     : varint (<= kMaxVaryNames), then each name : str
 //                 secondary key  : str (the request's values of those names)
 //                 header count   : varint (<= kMaxHeaders),
@@ -50,15 +55,19 @@
 namespace fcr::codec {
 
 inline constexpr char kMagic[4] = {'F', 'C', 'R', 'E'};
-inline constexpr std::uint8_t kVersion = 2;
+inline constexpr std::uint8_t kVersion = 3;
 inline constexpr std::uint8_t kFlagMediaType = 0x01;
 inline constexpr std::uint8_t kFlagRevalidate = 0x02;
 inline constexpr std::uint8_t kFlagVaryIndex = 0x04;
+inline constexpr std::uint8_t kFlagUnbounded = 0x08;
+inline constexpr std::uint8_t kFlagMustRevalidate = 0x10;
+inline constexpr std::uint8_t kFlagHeuristic = 0x20;
+inline constexpr std::uint8_t kKnownFlags = 0x3F;
 inline constexpr std::size_t kMaxVaryNames = 256;
 inline constexpr std::size_t kMaxHeaders = 1024;
 inline constexpr std::size_t kMaxTags = 1024;
 inline constexpr std::size_t kMaxVarintBytes = 10;
-inline constexpr std::size_t kFixedPrefixSize = 32;  // magic .. lifetime
+inline constexpr std::size_t kFixedPrefixSize = 56;  // magic .. stale_if_error
 inline constexpr std::size_t kChecksumSize = 8;
 
 // A stored response, owning its data.
@@ -71,7 +80,13 @@ struct Record {
   double stored_at = 0;
   std::int64_t last_modified = 0;
   double lifetime = 0;
+  double initial_age = 0;
+  double stale_while_revalidate = 0;
+  double stale_if_error = 0;
   bool revalidate = false;
+  bool unbounded = false;
+  bool must_revalidate = false;
+  bool heuristic = false;
   bool vary_index = false;
   std::vector<std::string> vary;  // the Vary names the secondary key is made of
   std::string secondary;
@@ -90,7 +105,13 @@ struct RecordView {
   double stored_at = 0;
   std::int64_t last_modified = 0;
   double lifetime = 0;
+  double initial_age = 0;
+  double stale_while_revalidate = 0;
+  double stale_if_error = 0;
   bool revalidate = false;
+  bool unbounded = false;
+  bool must_revalidate = false;
+  bool heuristic = false;
   bool vary_index = false;
   std::vector<std::string_view> vary;
   std::string_view secondary;
@@ -118,7 +139,7 @@ void encode_into(const RecordView& view, char* out) noexcept;
 std::string encode(const Record& record);
 
 // The record encoded in `data` with views into `data`, or nullopt when `data`
-// is not exactly one well-formed version-2 encoding with a matching checksum.
+// is not exactly one well-formed version-3 encoding with a matching checksum.
 std::optional<RecordView> decode(std::string_view data) noexcept;
 
 // Well-formed UTF-8 (RFC 3629), as Python's strict decoder accepts it.

@@ -92,6 +92,7 @@ class MemoryBackend(CacheBackend):
         credentials: _core.CredentialSpec,
         honor_request_cache_control: bool,
         max_key_length: int,
+        cache_status: bytes | None = None,
     ) -> _core.HitPath:
         """The engine's one-call hit path for one route and namespace."""
         return _core.HitPath(
@@ -102,31 +103,33 @@ class MemoryBackend(CacheBackend):
             hit_header,
             honor_request_cache_control,
             max_key_length,
+            cache_status,
         )
 
     def get_nowait(
         self, key: str, namespace: str | None = None, *, headers: RequestHeaders | None = None
     ) -> StoredResponse | None:
-        found = self._store.get_response(self._ns(namespace), key, headers)
+        return self._read(key, namespace, headers, count=True)
+
+    def peek_nowait(
+        self, key: str, namespace: str | None = None, *, headers: RequestHeaders | None = None
+    ) -> StoredResponse | None:
+        """:meth:`get_nowait` without counting a hit or a miss: for the route's
+        second look at an entry its hit path found stored but not fresh."""
+        return self._read(key, namespace, headers, count=False)
+
+    def _read(
+        self, key: str, namespace: str | None, headers: RequestHeaders | None, *, count: bool
+    ) -> StoredResponse | None:
+        found = self._store.get_response(self._ns(namespace), key, headers, count)
         if found is None:
             return None
-        status, headers, body, media_type, etag, etag_index, stored_at, modified, life, reval = (
-            found
-        )
+        status, fields, body, media_type, etag, etag_index, modified, timing = found
         if etag:
-            fields = list(headers)
-            fields.insert(etag_index, (b"etag", etag.encode("latin-1")))
-            headers = tuple(fields)
-        return StoredResponse(
-            status,
-            headers,
-            body,
-            media_type,
-            stored_at=stored_at,
-            last_modified=modified,
-            lifetime=life,
-            revalidate=reval,
-        )
+            with_etag = list(fields)
+            with_etag.insert(etag_index, (b"etag", etag.encode("latin-1")))
+            fields = tuple(with_etag)
+        return StoredResponse.from_timing(status, fields, body, media_type, modified, timing)
 
     async def get(
         self, key: str, namespace: str | None = None, *, headers: RequestHeaders | None = None
@@ -169,10 +172,8 @@ class MemoryBackend(CacheBackend):
                 value.media_type,
                 etag,
                 etag_index,
-                value.stored_at,
                 value.last_modified,
-                value.lifetime,
-                value.revalidate,
+                value.timing,
                 charge,
                 ttl or 0.0,
                 self.max_variants,
@@ -188,10 +189,8 @@ class MemoryBackend(CacheBackend):
                 value.media_type,
                 etag,
                 etag_index,
-                value.stored_at,
                 value.last_modified,
-                value.lifetime,
-                value.revalidate,
+                value.timing,
                 charge,
                 ttl or 0.0,
             )

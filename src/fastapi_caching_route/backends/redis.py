@@ -221,6 +221,7 @@ class RedisBackend(CacheBackend):
             if decoded is None or decoded[11]:
                 return None
         status, fields, body, media_type, stored_at, modified, lifetime, revalidate = decoded[:8]
+        initial_age, swr, sie, unbounded, must_revalidate, heuristic = decoded[12]
         return StoredResponse(
             status,
             fields,
@@ -232,6 +233,12 @@ class RedisBackend(CacheBackend):
             revalidate=revalidate,
             vary=decoded[9],
             secondary=decoded[10],
+            initial_age=initial_age,
+            unbounded=unbounded,
+            must_revalidate=must_revalidate,
+            heuristic=heuristic,
+            stale_while_revalidate=swr,
+            stale_if_error=sie,
         )
 
     async def _read(self, redis_key: str, key: str, secondary: str | None) -> Any:
@@ -268,6 +275,12 @@ class RedisBackend(CacheBackend):
             value.revalidate,
             vary=value.vary,
             secondary=value.secondary,
+            initial_age=value.initial_age,
+            stale_while_revalidate=value.stale_while_revalidate,
+            stale_if_error=value.stale_if_error,
+            unbounded=value.unbounded,
+            must_revalidate=value.must_revalidate,
+            heuristic=value.heuristic,
         )
         expiry = 0 if ttl is None else max(1, int(ttl * 1000))
         redis_key = self.redis_key(key, namespace)

@@ -1,0 +1,243 @@
+"""From an endpoint's response to a stored entry: storability, freshness, fields.
+
+The engine decides (RFC 9111 sections 3 and 4.2); this module gathers what it
+decides on from the response and hands the entry to the backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request, Response
+from starlette.datastructures import MutableHeaders
+from starlette.responses import StreamingResponse
+
+from . import _core
+from ._entry import RawHeaders, StoredResponse, without_age
+from ._responses import store_when_complete
+
+if TYPE_CHECKING:
+    from ._plan import CachePlan
+
+# Cache-Status parameters of this request's answer (RFC 9211), set by the flow.
+STATUS_KEY = "fastapi_caching_route.cache_status"
+
+
+def freshness_field(headers: MutableHeaders, cdn: bool) -> str:
+    """The Cache-Control value the cache obeys: CDN-Cache-Control when that is on
+    and the response has one (RFC 9213 section 2.1: "the cache ... MUST ignore
+    ... Cache-Control"), else Cache-Control."""
+    if cdn and "cdn-cache-control" in headers:
+        return ", ".join(headers.getlist("cdn-cache-control"))
+    return ", ".join(headers.getlist("cache-control"))
+
+
+def timing_of(
+    plan: CachePlan, headers: MutableHeaders, status: int, cache_control: str, now: float
+) -> tuple[float, float, float, bool, bool, bool, bool, float, float]:
+    cache, config = plan.cache, plan.config
+    return _core.entry_timing(
+        cache_control,
+        _joined(headers, "expires"),
+        _joined(headers, "date"),
+        _joined(headers, "age"),
+        _joined(headers, "last-modified"),
+        status,
+        now,
+        plan.ttl or 0.0,
+        config.ignore_response_cache_control,
+        cache.shared_cache_freshness,
+        cache.heuristic_freshness,
+        cache.heuristic_max_age,
+    )
+
+
+async def store(plan: CachePlan, response: Response, key: str, request: Request) -> Response:
+    """Store the endpoint's response when the rules allow; mark it MISS when stored."""
+    cache, config = plan.cache, plan.config
+    counters = cache.counters
+    scope = request.scope
+    if response.status_code not in cache.accepted_status_codes:
+        scope[STATUS_KEY] = scope.get(STATUS_KEY, "fwd=uri-miss") + "; detail=status"
+        return response
+    headers = response.headers
+    vary_lines = headers.getlist("vary")
+    if config.vary_headers:
+        merged = _core.merge_vary(", ".join(vary_lines), list(config.vary_headers))
+        if merged != ", ".join(vary_lines):
+            headers["vary"] = merged  # replaces every line
+            vary_lines = [merged]
+    star, vary_names = _core.secondary_names(vary_lines, plan.key_headers)
+    if star:
+        counters["not_stored_vary_star"] += 1
+        return response  # Vary: * -- every request may differ
+
+    cache_control = freshness_field(headers, cache.cdn_cache_control)
+    verdict, _, _, _, _ = _core.decide_storage(
+        cache_control,
+        "set-cookie" in headers,
+        plan.ttl or 0.0,
+        config.ignore_response_cache_control,
+        config.store_set_cookie,
+        config.shared and _has_authorization(scope),
+        config.shared,
+    )
+    # The endpoint's own validators, before ours are added: a response stale on
+    # arrival is worth storing only if it can be revalidated.
+    has_validator = "etag" in headers or "last-modified" in headers
+    if verdict == "zero_lifetime" and has_validator:
+        verdict = "store"
+    if verdict != "store":
+        counters[f"not_stored_{verdict}"] += 1
+        return response
+    now = plan.now()
+    timing = timing_of(plan, headers, response.status_code, cache_control, now)
+    if not _core.worth_storing(timing, has_validator):
+        counters["not_stored_zero_lifetime"] += 1
+        return response
+    if cache.strip_cdn_cache_control and "cdn-cache-control" in headers:
+        del headers["cdn-cache-control"]
+
+    secondary = _core.secondary_key(vary_names, scope["headers"]) if vary_names else ""
+    variant = (tuple(vary_names), secondary)
+    if isinstance(response, StreamingResponse):
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cache.max_body_bytes:
+            counters["not_stored_body_too_large"] += 1
+            return response
+        # Sent as it is produced; stored once the whole stream reached the client.
+        _add_validators(plan, response, None, now, timing)
+        fields = _storable(response.raw_headers)
+        cache.set_cache_header(headers, hit=False)
+        scope[STATUS_KEY] = scope.get(STATUS_KEY, "fwd=uri-miss") + "; stored"
+
+        async def store_stream(body: bytes) -> None:
+            # What the stream could not say up front: its ETag and length.
+            complete = tuple(f for f in fields if f[0] != b"content-length")
+            if not any(name == b"etag" for name, _ in complete):
+                complete += ((b"etag", _core.etag_for_body(body).encode("latin-1")),)
+            complete += ((b"content-length", b"%d" % len(body)),)
+            await put(plan, key, response, complete, body, timing, variant)
+
+        def too_large() -> None:
+            counters["not_stored_body_too_large"] += 1
+
+        store_when_complete(response, request, cache.max_body_bytes, store_stream, too_large)
+        return response
+
+    body = getattr(response, "body", None)  # FileResponse and the like have none
+    if not isinstance(body, bytes) or len(body) > cache.max_body_bytes:
+        counters["not_stored_body_too_large"] += 1
+        return response
+    _add_validators(plan, response, body, now, timing)
+    extra: RawHeaders = ()
+    if "content-length" not in headers:
+        extra = ((b"content-length", b"%d" % len(body)),)
+    fields = _storable((*response.raw_headers, *extra))
+    if await put(plan, key, response, fields, body, timing, variant):
+        cache.set_cache_header(headers, hit=False)
+        scope[STATUS_KEY] = scope.get(STATUS_KEY, "fwd=uri-miss") + "; stored"
+    return response
+
+
+async def put(
+    plan: CachePlan,
+    key: str,
+    response: Response,
+    fields: RawHeaders,
+    body: bytes,
+    timing: tuple[float, float, float, bool, bool, bool, bool, float, float],
+    variant: tuple[tuple[str, ...], str],
+) -> bool:
+    last_modified = _core.parse_http_date(response.headers.get("last-modified", ""), int(timing[0]))
+    entry = StoredResponse.from_timing(
+        response.status_code,
+        fields,
+        body,
+        response.media_type,
+        -1 if last_modified is None else last_modified,
+        timing,
+        vary=variant[0],
+        secondary=variant[1],
+    )
+    return await put_entry(plan, key, entry)
+
+
+async def put_entry(plan: CachePlan, key: str, entry: StoredResponse) -> bool:
+    ttl = _core.store_ttl(entry.timing, plan.now(), plan.cache.keep_stale)
+    try:
+        stored = await plan.backend.set(key, entry, namespace=plan.namespace, ttl=ttl or None)
+    except Exception:
+        plan.failed("store_errors", "cache store failed; response served uncached")
+        stored = False
+    if not stored:
+        plan.cache.counters["not_stored_backend_refused"] += 1
+    return bool(stored)
+
+
+def refreshed(plan: CachePlan, entry: StoredResponse, not_modified: Response) -> StoredResponse:
+    """The stored entry freshened by a 304 (RFC 9111 section 4.3.4): its fields
+    updated from the 304's, its freshness computed anew from them."""
+    fields = _core.refreshed_fields(entry.raw_headers, tuple(not_modified.raw_headers))
+    headers = MutableHeaders(raw=list(fields))
+    now = plan.now()
+    cache_control = freshness_field(headers, plan.cache.cdn_cache_control)
+    timing = timing_of(plan, headers, entry.status_code, cache_control, now)
+    last_modified = _core.parse_http_date(headers.get("last-modified", ""), int(now))
+    return StoredResponse.from_timing(
+        entry.status_code,
+        _storable(fields),
+        entry.body,
+        entry.media_type,
+        entry.last_modified if last_modified is None else last_modified,
+        timing,
+        vary=entry.vary,
+        secondary=entry.secondary,
+    )
+
+
+def _add_validators(
+    plan: CachePlan,
+    response: Response,
+    body: bytes | None,
+    now: float,
+    timing: tuple[float, float, float, bool, bool, bool, bool, float, float],
+) -> None:
+    headers = response.headers
+    if body is not None and "etag" not in headers:
+        headers["etag"] = _core.etag_for_body(body)
+    if plan.config.set_last_modified and "last-modified" not in headers:
+        headers["last-modified"] = _core.format_http_date(int(now))
+    client_max_age = plan.config.client_max_age
+    if client_max_age is not None and not _forbids_reuse(headers.get("cache-control", "")):
+        # With Age on hits, downstream caches subtract elapsed time themselves;
+        # max-age must never promise more than the entry's own lifetime.
+        lifetime = timing[2]
+        unbounded = timing[3]
+        max_age = client_max_age if unbounded else min(client_max_age, int(lifetime))
+        headers["cache-control"] = f"max-age={max_age}"
+
+
+def _storable(fields: RawHeaders | list[tuple[bytes, bytes]]) -> RawHeaders:
+    # Age is computed per hit; hop-by-hop and proxy-authentication fields are
+    # never stored (RFC 9110 section 7.6.1, RFC 9111 section 3.1).
+    return _core.storable_fields(without_age(tuple(fields)))
+
+
+def _forbids_reuse(cache_control: str) -> bool:
+    # A response stored only because the route ignores its Cache-Control must
+    # not be advertised as cacheable to clients and CDNs.
+    if not cache_control:
+        return False
+    directives = _core.parse_cache_control(cache_control)
+    return bool(directives.private or directives.no_store or directives.no_cache)
+
+
+def _joined(headers: MutableHeaders, name: str) -> str | None:
+    lines = headers.getlist(name)
+    return ", ".join(lines) if lines else None
+
+
+def _has_authorization(scope: MutableMapping[str, Any]) -> bool:
+    return any(name.lower() == b"authorization" for name, _ in scope["headers"])
