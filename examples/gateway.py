@@ -103,6 +103,7 @@ def make_gateway(
         key_builder=gateway_key,
         shared=True,  # one response for every client, RFC 9111 section 3.5 for Authorization
         honor_request_cache_control=True,
+        cached_methods=("GET",),  # HEAD from the GET entry; other methods pass through
         set_last_modified=False,  # forward the origin's validators, invent none
     )
     @router.api_route("/{path:path}", methods=METHODS, include_in_schema=False)

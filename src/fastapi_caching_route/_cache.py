@@ -18,6 +18,7 @@ from ._config import (
     validate_flag,
     validate_header_names,
     validate_max_age,
+    validate_methods,
     validate_namespace,
     validate_ttl,
 )
@@ -222,6 +223,7 @@ class FastAPICache:
         client_max_age: int | None = None,
         set_last_modified: bool = True,
         honor_request_cache_control: bool = False,
+        cached_methods: Iterable[str] | None = None,
     ) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
         """Mark an endpoint for caching by :class:`CachingRoute`.
 
@@ -254,7 +256,8 @@ class FastAPICache:
         - ``honor_request_cache_control=True``: a client's ``no-cache``
           bypasses the lookup and ``no-store`` skips storing.
 
-        ``client_max_age`` sends ``Cache-Control: max-age=N`` to clients (never
+        ``cached_methods`` limits caching to those methods (e.g. ``("GET",)`` on
+        a route that serves several); others pass through. ``client_max_age`` sends ``Cache-Control: max-age=N`` to clients (never
         more than the entry's lifetime); ``set_last_modified`` gives stored
         responses without ``Last-Modified`` the time they were stored, which
         makes ``If-Modified-Since`` work.
@@ -283,6 +286,9 @@ class FastAPICache:
             set_last_modified=validate_flag("set_last_modified", set_last_modified),
             honor_request_cache_control=validate_flag(
                 "honor_request_cache_control", honor_request_cache_control
+            ),
+            cached_methods=validate_methods(
+                None if cached_methods is None else tuple(cached_methods)
             ),
         )
 

@@ -31,6 +31,9 @@ class RouteCacheConfig:
     client_max_age: int | None = None
     set_last_modified: bool = True
     honor_request_cache_control: bool = False
+    # Methods answered from and stored in the cache; empty: every method of
+    # the route (0.6.0). HEAD is served from the GET entry either way.
+    cached_methods: frozenset[str] = frozenset()
 
 
 def validate_ttl(ttl: object) -> float | None:
@@ -85,6 +88,21 @@ def validate_dependencies(dependencies: object) -> tuple[Depends, ...]:
         if dependency.dependency is None or not callable(dependency.dependency):
             raise TypeError("each early dependency must be Depends(<callable>)")
     return tuple(dependencies)
+
+
+def validate_methods(methods: object) -> frozenset[str]:
+    if methods is None:
+        return frozenset()
+    if isinstance(methods, (str, bytes)) or not isinstance(methods, Sequence | set | frozenset):
+        raise TypeError("cached_methods must be a collection of method names, e.g. ('GET',)")
+    result = set()
+    for method in methods:
+        if not isinstance(method, str) or not method or not _is_token(method):
+            raise ValueError(f"cached_methods contains an invalid method: {method!r}")
+        result.add(method.upper())
+    if not result:
+        raise ValueError("cached_methods must not be empty; pass None for every method")
+    return frozenset(result)
 
 
 def validate_namespace(namespace: object) -> str | None:

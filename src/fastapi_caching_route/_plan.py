@@ -126,7 +126,11 @@ class CachePlan:
         if self.early is not None and scope.pop(EARLY_PASSED_KEY, None) is not self:
             await self._run_early(request)  # raises their errors, validation included
         early_response = scope.pop(EARLY_RESPONSE_KEY, None)
-        if self._carries_credentials(scope, headers):
+        methods = self.config.cached_methods
+        if methods and _method_of(scope) not in methods:
+            scope[STATUS_KEY] = "fwd=method"
+            response = await original(request)
+        elif self._carries_credentials(scope, headers):
             scope[STATUS_KEY] = "fwd=bypass; detail=credentials"
             response = await original(request)
         else:
@@ -555,6 +559,11 @@ def _validates(entry: StoredResponse, not_modified: Response) -> bool:
 def _set_request_headers(request: Request, fields: list[tuple[bytes, bytes]]) -> None:
     request.scope["headers"] = fields
     request.__dict__.pop("_headers", None)  # Starlette caches the parsed headers
+
+
+def _method_of(scope: Scope) -> str:
+    method: str = scope["method"]
+    return "GET" if method == "HEAD" else method
 
 
 def _request_headers(raw: list[tuple[bytes, bytes]]) -> dict[bytes, bytes]:

@@ -98,3 +98,57 @@ async def test_a_range_request_is_never_answered_from_another_status(
     assert (ranged.status_code, ranged.content) == (206, BODY[:10])
     assert "x-cache" not in ranged.headers
     assert (plain.status_code, plain.headers["x-cache"]) == (203, "HIT")
+
+
+@pytest.mark.parametrize(
+    ("range_value", "status", "content", "content_range"),
+    [
+        ("bytes=0-0", 206, BODY[:1], f"bytes 0-0/{len(BODY)}"),
+        ("bytes=5-", 206, BODY[5:], f"bytes 5-19/{len(BODY)}"),
+        ("bytes=-3", 206, BODY[-3:], f"bytes 17-19/{len(BODY)}"),
+        ("bytes=10-1000", 206, BODY[10:], f"bytes 10-19/{len(BODY)}"),  # clamped
+        ("bytes=20-", 416, b"", f"bytes */{len(BODY)}"),  # section 15.5.17
+        ("items=0-1", 200, BODY, None),  # another unit: ignored
+        ("bytes=x-y", 200, BODY, None),  # invalid: ignored (section 14.2)
+    ],
+)
+async def test_ranges_of_a_stored_200(
+    make_cache: MakeCache,
+    range_value: str,
+    status: int,
+    content: bytes,
+    content_range: str | None,
+) -> None:
+    calls = Calls()
+    router = _ranged_router(make_cache(), calls)
+    async with open_client(make_app(router)) as client:
+        await client.get("/file")
+        ranged = await client.get("/file", headers={"range": range_value})
+    assert (ranged.status_code, ranged.content) == (status, content)
+    assert ranged.headers.get("content-range") == content_range
+    assert ranged.headers["content-length"] == str(len(content))
+    assert ranged.headers["x-cache"] == "HIT"
+    assert calls.count == 1
+
+
+async def test_if_range_with_another_etag_gets_the_whole_response(make_cache: MakeCache) -> None:
+    # RFC 9110 section 13.1.5: "if the validator does not match ... the
+    # recipient MUST ignore the Range header field".
+    router = _ranged_router(make_cache(), Calls())
+    async with open_client(make_app(router)) as client:
+        etag = (await client.get("/file")).headers["etag"]
+        same = await client.get("/file", headers={"range": "bytes=0-1", "if-range": etag})
+        other = await client.get("/file", headers={"range": "bytes=0-1", "if-range": '"other"'})
+        weak = await client.get("/file", headers={"range": "bytes=0-1", "if-range": "W/" + etag})
+    assert (same.status_code, same.content) == (206, BODY[:2])
+    assert (other.status_code, other.content) == (200, BODY)
+    assert (weak.status_code, weak.content) == (200, BODY)  # a strong comparison
+
+
+async def test_a_conditional_match_wins_over_range(make_cache: MakeCache) -> None:
+    # RFC 9110 section 13.2.2: preconditions are evaluated before Range.
+    router = _ranged_router(make_cache(), Calls())
+    async with open_client(make_app(router)) as client:
+        etag = (await client.get("/file")).headers["etag"]
+        answer = await client.get("/file", headers={"range": "bytes=0-1", "if-none-match": etag})
+    assert answer.status_code == 304
