@@ -257,7 +257,9 @@ class FastAPICache:
           bypasses the lookup and ``no-store`` skips storing.
 
         ``cached_methods`` limits caching to those methods (e.g. ``("GET",)`` on
-        a route that serves several); others pass through. ``client_max_age`` sends ``Cache-Control: max-age=N`` to clients (never
+        a route that serves several); others pass through.
+
+        ``client_max_age`` sends ``Cache-Control: max-age=N`` to clients (never
         more than the entry's lifetime); ``set_last_modified`` gives stored
         responses without ``Last-Modified`` the time they were stored, which
         makes ``If-Modified-Since`` work.
