@@ -24,7 +24,8 @@ nb::tuple entry_timing_of(std::string_view cache_control, std::optional<std::str
                           std::optional<std::string_view> last_modified, int status,
                           double response_time, double route_ttl,
                           bool ignore_response_cache_control, bool shared_cache_freshness,
-                          bool heuristic, double heuristic_max) {
+                          bool heuristic, double heuristic_max, double stale_while_revalidate,
+                          double stale_if_error) {
   http::ResponseTimes times;
   times.cache_control = cache_control;
   times.expires = expires.value_or("");
@@ -43,6 +44,8 @@ nb::tuple entry_timing_of(std::string_view cache_control, std::optional<std::str
   policy.shared_cache_freshness = shared_cache_freshness;
   policy.heuristic = heuristic;
   policy.heuristic_max = heuristic_max;
+  policy.route_stale_while_revalidate = stale_while_revalidate;
+  policy.route_stale_if_error = stale_if_error;
   return timing_tuple(http::entry_timing(times, policy));
 }
 
@@ -105,15 +108,18 @@ void bind_freshness(nb::module_& m) {
         nb::arg("date").none(), nb::arg("age").none(), nb::arg("last_modified").none(),
         nb::arg("status"), nb::arg("response_time"), nb::arg("route_ttl"),
         nb::arg("ignore_response_cache_control"), nb::arg("shared_cache_freshness"),
-        nb::arg("heuristic"), nb::arg("heuristic_max"),
+        nb::arg("heuristic"), nb::arg("heuristic_max"), nb::arg("stale_while_revalidate") = -1.0,
+        nb::arg("stale_if_error") = -1.0,
         nb::sig("def entry_timing(cache_control: str, expires: str | None, date: str | None, "
                 "age: str | None, last_modified: str | None, status: int, "
                 "response_time: float, route_ttl: float, ignore_response_cache_control: bool, "
-                "shared_cache_freshness: bool, heuristic: bool, heuristic_max: float) -> "
+                "shared_cache_freshness: bool, heuristic: bool, heuristic_max: float, "
+                "stale_while_revalidate: float = -1.0, stale_if_error: float = -1.0) -> "
                 "tuple[float, float, float, bool, bool, bool, bool, float, float]"),
         "The freshness of a response with these fields (RFC 9111 section 4.2): (stored_at, "
         "initial_age, lifetime, unbounded, heuristic, no_cache, must_revalidate, "
-        "stale_while_revalidate, stale_if_error).");
+        "stale_while_revalidate, stale_if_error). The route's stale windows, when >= 0, "
+        "replace the response's (RFC 5861).");
   m.def("decide_reuse", &decide_reuse_of, nb::arg("timing"), nb::arg("now"),
         nb::arg("has_validator"),
         nb::sig("def decide_reuse(timing: tuple[float, float, float, bool, bool, bool, bool, "

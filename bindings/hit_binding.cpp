@@ -242,6 +242,14 @@ nb::object hit_status(nb::handle name, double ttl_left) {
   return field(status_name, value);
 }
 
+// Cache-Status for a stale answer (RFC 9211 section 2.2: "fwd=stale").
+nb::object stale_status(nb::handle name) {
+  static PyObject* const status_name = field_name("cache-status");
+  std::string value(bytes_view(name.ptr(), "cache status name"));
+  value += "; fwd=stale";
+  return field(status_name, value);
+}
+
 // For stores that hand back StoredResponse objects (Redis, aiocache): the
 // same replay, with the ETag among the stored header fields.
 nb::object replay_fields(int status, nb::tuple headers, nb::bytes body, std::string_view etag,
@@ -250,7 +258,7 @@ nb::object replay_fields(int status, nb::tuple headers, nb::bytes body, std::str
                          const std::optional<std::string>& if_modified_since,
                          const std::optional<std::string>& range,
                          const std::optional<std::string>& if_range, bool head, double now,
-                         nb::tuple hit_header, nb::object cache_status_name) {
+                         nb::tuple hit_header, nb::object cache_status_name, bool stale) {
   require_header_fields(headers);
   Stored entry;
   entry.status = static_cast<std::uint16_t>(status);
@@ -260,7 +268,9 @@ nb::object replay_fields(int status, nb::tuple headers, nb::bytes body, std::str
   entry.last_modified = last_modified;
   Ask ask{method, &if_none_match, &if_modified_since, &range, &if_range, head, now};
   nb::object cache_status;
-  if (!cache_status_name.is_none()) cache_status = hit_status(cache_status_name, ttl_left);
+  if (!cache_status_name.is_none()) {
+    cache_status = stale ? stale_status(cache_status_name) : hit_status(cache_status_name, ttl_left);
+  }
   Marks marks{age, hit_header, cache_status};
   return replay_stored(entry, ask, marks);
 }
@@ -283,7 +293,7 @@ class HitPath {
  public:
   HitPath(nb::object store, std::uint32_t ns, const KeySpec& spec, const CredentialSpec& credentials,
           nb::tuple hit_header, bool honor_request_cache_control, std::size_t max_key_length,
-          nb::object cache_status_name)
+          nb::object cache_status_name, nb::object stale_header)
       : store_owner_(std::move(store)),
         store_(nb::cast<PyStore&>(store_owner_)),
         ns_(ns),
@@ -291,6 +301,7 @@ class HitPath {
         credentials_(credentials),
         hit_header_(std::move(hit_header)),
         cache_status_name_(std::move(cache_status_name)),
+        stale_header_(std::move(stale_header)),
         honor_request_cache_control_(honor_request_cache_control),
         max_key_length_(max_key_length) {}
 
@@ -317,6 +328,9 @@ class HitPath {
     nb::object hit = find(key, ask, &headers, nb::handle());
     if (hit.is_none()) return nb::str(key.data(), key.size());
     if (PyUnicode_Check(hit.ptr())) return nb::none();  // stored, not fresh
+    if (PyTuple_GET_SIZE(hit.ptr()) == 4) {  // a stale answer: the key to refresh goes with it
+      return nb::make_tuple(hit[0], hit[1], hit[2], nb::str(key.data(), key.size()));
+    }
     return hit;
   }
 
@@ -348,7 +362,8 @@ class HitPath {
     const ResponsePayload* entry = response_for(found, headers, ask.now);
     if (!entry) return nb::none();
     const http::ReuseDecision decision = http::decide_reuse(entry->timing, ask.now, has_validator(*entry));
-    if (decision.reuse != http::Reuse::fresh) {
+    const bool stale = decision.reuse == http::Reuse::stale_while_revalidate && !stale_header_.is_none();
+    if (decision.reuse != http::Reuse::fresh && !stale) {
       const std::string_view name = reuse_name(decision.reuse);
       return nb::str(name.data(), name.size());
     }
@@ -364,9 +379,16 @@ class HitPath {
     stored.etag_index = entry->etag_index;
     stored.last_modified = entry->last_modified;
     nb::object cache_status;
-    if (!cache_status_name_.is_none()) cache_status = hit_status(cache_status_name_, decision.ttl_left);
-    Marks marks{decision.age, hit_header_, cache_status};
-    return replay_stored(stored, ask, marks);
+    if (!cache_status_name_.is_none()) {
+      cache_status = stale ? stale_status(cache_status_name_)
+                           : hit_status(cache_status_name_, decision.ttl_left);
+    }
+    Marks marks{decision.age, stale ? nb::handle(stale_header_) : nb::handle(hit_header_), cache_status};
+    nb::object answer = replay_stored(stored, ask, marks);
+    // RFC 5861 section 3: served stale while the caller refreshes it; the
+    // fourth member tells it so.
+    if (stale) return nb::make_tuple(answer[0], answer[1], answer[2], true);
+    return answer;
   }
 
   nb::object store_owner_;
@@ -376,6 +398,7 @@ class HitPath {
   CredentialSpec credentials_;
   nb::object hit_header_;
   nb::object cache_status_name_;  // bytes, or None when Cache-Status is off
+  nb::object stale_header_;       // (name, value) for stale answers; None: no stale serving
   bool honor_request_cache_control_;
   std::size_t max_key_length_;
 };
@@ -386,20 +409,24 @@ void bind_hit(nb::module_& m) {
   nb::class_<HitPath>(m, "HitPath",
                       "Answers hits of one route from the native store in a single call.")
       .def(nb::init<nb::object, std::uint32_t, const KeySpec&, const CredentialSpec&, nb::tuple, bool,
-                    std::size_t, nb::object>(),
+                    std::size_t, nb::object, nb::object>(),
            nb::arg("store"), nb::arg("ns"), nb::arg("key_spec"), nb::arg("credentials"),
            nb::arg("hit_header"), nb::arg("honor_request_cache_control"),
            nb::arg("max_key_length"), nb::arg("cache_status").none() = nb::none(),
+           nb::arg("stale_header").none() = nb::none(),
            nb::sig("def __init__(self, store: Store, ns: int, key_spec: KeySpec, "
                    "credentials: CredentialSpec, hit_header: tuple[bytes, bytes], "
                    "honor_request_cache_control: bool, max_key_length: int, "
-                   "cache_status: bytes | None = None) -> None"))
+                   "cache_status: bytes | None = None, "
+                   "stale_header: tuple[bytes, bytes] | None = None) -> None"))
       .def("answer", &HitPath::answer, nb::arg("scope"), nb::arg("now"),
            nb::sig("def answer(self, scope: collections.abc.MutableMapping[str, typing.Any], "
-                   "now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None"),
-           "A hit as (status, headers, body); the key (str) when nothing is stored; None "
-           "when the route must decide (credentials, key length, request directives, an "
-           "entry that is not fresh).")
+                   "now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | "
+                   "tuple[int, list[tuple[bytes, bytes]], bytes, str] | str | None"),
+           "A hit as (status, headers, body) -- with the key as a fourth member when it is a "
+           "stale answer to refresh; the key (str) when nothing is stored; None when the "
+           "route must decide (credentials, key length, request directives, an entry that "
+           "is not fresh).")
       .def("lookup", &HitPath::lookup, nb::arg("key"), nb::arg("method"),
            nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(),
            nb::arg("range").none(), nb::arg("if_range").none(), nb::arg("head"), nb::arg("now"),
@@ -408,20 +435,24 @@ void bind_hit(nb::module_& m) {
                    "if_modified_since: str | None, range: str | None, if_range: str | None, "
                    "head: bool, now: float, "
                    "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None) -> "
-                   "tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | str | None"),
-           "A hit as (status, headers, body) for a known key; None when nothing is stored; "
+                   "tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | "
+                   "tuple[int, list[tuple[bytes, bytes]], bytes | memoryview, bool] | str | None"),
+           "A hit as (status, headers, body) for a known key -- with True as a fourth member "
+           "when it is a stale answer (stale-while-revalidate) to refresh; None when nothing "
+           "is stored; "
            "the reuse decision ('revalidate', 'stale_while_revalidate', 'miss') of an "
            "entry that is stored but cannot be answered as it is.");
   m.def("replay", &replay_fields, nb::arg("status"), nb::arg("headers"), nb::arg("body"),
         nb::arg("etag"), nb::arg("last_modified"), nb::arg("age"), nb::arg("ttl_left"),
         nb::arg("method"), nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(),
         nb::arg("range").none(), nb::arg("if_range").none(), nb::arg("head"), nb::arg("now"),
-        nb::arg("hit_header"), nb::arg("cache_status").none(),
+        nb::arg("hit_header"), nb::arg("cache_status").none(), nb::arg("stale") = false,
         nb::sig("def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, "
                 "etag: str, last_modified: int, age: float, ttl_left: float, method: str, "
                 "if_none_match: str | None, if_modified_since: str | None, range: str | None, "
                 "if_range: str | None, head: bool, now: float, "
-                "hit_header: tuple[bytes, bytes], cache_status: bytes | None) -> "
+                "hit_header: tuple[bytes, bytes], cache_status: bytes | None, "
+                "stale: bool = False) -> "
                 "tuple[int, list[tuple[bytes, bytes]], bytes | memoryview]"),
         "What a hit of a stored response sends (a 304 when the conditions say so, a 206/416 "
         "for a Range request on a 200), for stores outside the engine; the ETag is among "

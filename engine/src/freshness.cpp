@@ -104,7 +104,7 @@ std::optional<double> heuristic_lifetime(const ResponseTimes& r, const CacheCont
 }
 
 // Directives that govern reuse beyond the lifetime.
-void set_flags(EntryTiming& t, const CacheControl& cc) {
+void set_flags(EntryTiming& t, const CacheControl& cc, const FreshnessPolicy& policy) {
   // Section 5.2.2.4: a no-cache response "MUST NOT be used to satisfy any
   // other request without forwarding it for validation". Field-qualified
   // forms count as unqualified (the conservative reading, as parsed).
@@ -118,8 +118,14 @@ void set_flags(EntryTiming& t, const CacheControl& cc) {
   // prohibited by an explicit in-protocol directive (e.g., ... a
   // must-revalidate response directive ...)".
   if (!t.must_revalidate) {
-    t.stale_while_revalidate = delta(cc.stale_while_revalidate);
-    t.stale_if_error = delta(cc.stale_if_error);
+    // RFC 5861 section 3: "stale-while-revalidate ... indicates that caches
+    // MAY serve the response ... after it becomes stale"; the route's own
+    // window, when it sets one, is the server's word for the same thing.
+    t.stale_while_revalidate = policy.route_stale_while_revalidate >= 0
+                                   ? non_negative(policy.route_stale_while_revalidate)
+                                   : delta(cc.stale_while_revalidate);
+    t.stale_if_error = policy.route_stale_if_error >= 0 ? non_negative(policy.route_stale_if_error)
+                                                        : delta(cc.stale_if_error);
   }
 }
 
@@ -189,7 +195,7 @@ EntryTiming entry_timing(const ResponseTimes& response, const FreshnessPolicy& p
   } else {
     t.lifetime = 0;  // stored, but validated before every reuse
   }
-  set_flags(t, cc);
+  set_flags(t, cc, policy);
   return t;
 }
 

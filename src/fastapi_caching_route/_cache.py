@@ -24,6 +24,7 @@ from ._config import (
 )
 from ._entry import StoredResponse
 from ._log import RateLimitedLog
+from ._refresh import Refreshes
 from ._types import DEFAULT_ACCEPTED_STATUS_CODES, CachedResponse, CacheParamsBase, KeyBuilder
 from .backends.aiocache import AiocacheBackend, is_aiocache_cache
 from .backends.base import CacheBackend, validate_max_variants
@@ -110,10 +111,15 @@ class FastAPICache:
         "hit_header",
         "keep_stale",
         "log",
+        "max_background_refreshes",
         "max_body_bytes",
         "max_key_length",
         "miss_header",
+        "refreshes",
         "shared_cache_freshness",
+        "stale_header",
+        "stale_if_error",
+        "stale_while_revalidate",
         "strip_cdn_cache_control",
     )
 
@@ -125,6 +131,7 @@ class FastAPICache:
         cache_header: str = "X-Cache",
         cache_header_hit: str = "HIT",
         cache_header_miss: str = "MISS",
+        cache_header_stale: str = "STALE",
         accepted_status_codes: Iterable[int] = DEFAULT_ACCEPTED_STATUS_CODES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_key_length: int = DEFAULT_MAX_KEY_LENGTH,
@@ -140,6 +147,9 @@ class FastAPICache:
         cache_status_name: str = "fastapi-caching-route",
         cdn_cache_control: bool = False,
         strip_cdn_cache_control: bool = False,
+        stale_while_revalidate: float | None = None,
+        stale_if_error: float | None = None,
+        max_background_refreshes: int = 16,
     ) -> None:
         if namespace_policy not in ("concat", "replace"):
             raise ValueError(
@@ -149,6 +159,7 @@ class FastAPICache:
             ("cache_header", cache_header),
             ("cache_header_hit", cache_header_hit),
             ("cache_header_miss", cache_header_miss),
+            ("cache_header_stale", cache_header_stale),
         ):
             if not isinstance(value, str):
                 raise TypeError(f"{name} must be a str, not {type(value).__name__}")
@@ -157,6 +168,7 @@ class FastAPICache:
         for name, value in (
             ("cache_header_hit", cache_header_hit),
             ("cache_header_miss", cache_header_miss),
+            ("cache_header_stale", cache_header_stale),
         ):
             if not _is_field_value(value):
                 raise ValueError(f"{name} must be a printable header value, got {value!r}")
@@ -180,6 +192,20 @@ class FastAPICache:
             raise ValueError(f"coalesce_timeout must be positive, got {coalesce_timeout!r}")
         self.coalesce_timeout = float(coalesce_timeout)
         self.keep_stale = _seconds("keep_stale", keep_stale, allow_zero=True)
+        self.stale_while_revalidate = _optional_seconds(
+            "stale_while_revalidate", stale_while_revalidate
+        )
+        self.stale_if_error = _optional_seconds("stale_if_error", stale_if_error)
+        if isinstance(max_background_refreshes, bool) or not isinstance(
+            max_background_refreshes, int
+        ):
+            raise TypeError("max_background_refreshes must be an int")
+        if max_background_refreshes < 1:
+            raise ValueError(
+                f"max_background_refreshes must be >= 1, got {max_background_refreshes}"
+            )
+        self.max_background_refreshes = max_background_refreshes
+        self.refreshes = Refreshes(max_background_refreshes)
         self.shared_cache_freshness = validate_flag(
             "shared_cache_freshness", shared_cache_freshness
         )
@@ -208,6 +234,7 @@ class FastAPICache:
         header_name = cache_header.lower().encode("latin-1")
         self.hit_header = (header_name, cache_header_hit.encode("latin-1"))
         self.miss_header = (header_name, cache_header_miss.encode("latin-1"))
+        self.stale_header = (header_name, cache_header_stale.encode("latin-1"))
 
     def __call__(
         self,
@@ -224,6 +251,8 @@ class FastAPICache:
         set_last_modified: bool = True,
         honor_request_cache_control: bool = False,
         cached_methods: Iterable[str] | None = None,
+        stale_while_revalidate: float | None = None,
+        stale_if_error: float | None = None,
     ) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
         """Mark an endpoint for caching by :class:`CachingRoute`.
 
@@ -255,6 +284,14 @@ class FastAPICache:
         - ``store_set_cookie=True``: store responses that set cookies;
         - ``honor_request_cache_control=True``: a client's ``no-cache``
           bypasses the lookup and ``no-store`` skips storing.
+
+        ``stale_while_revalidate=N`` (RFC 5861): for N seconds after an entry
+        expires, requests are answered at once from it (``X-Cache: STALE``)
+        while one background refresh per key asks the endpoint;
+        ``stale_if_error=N``: for N seconds after expiry, an endpoint that
+        raises or answers 5xx is replaced by the stale entry. Both default to
+        the cache's settings, else to the response's own ``Cache-Control``
+        directives of the same names; ``must-revalidate`` forbids both.
 
         ``cached_methods`` limits caching to those methods (e.g. ``("GET",)`` on
         a route that serves several); others pass through.
@@ -292,6 +329,10 @@ class FastAPICache:
             cached_methods=validate_methods(
                 None if cached_methods is None else tuple(cached_methods)
             ),
+            stale_while_revalidate=_optional_seconds(
+                "stale_while_revalidate", stale_while_revalidate
+            ),
+            stale_if_error=_optional_seconds("stale_if_error", stale_if_error),
         )
 
         def decorator(endpoint: Callable[_P, _T]) -> Callable[_P, _T]:
@@ -374,6 +415,10 @@ def _seconds(name: str, value: object, *, allow_zero: bool = False) -> float:
             f"number of seconds, got {value!r}"
         )
     return float(value)
+
+
+def _optional_seconds(name: str, value: object) -> float | None:
+    return None if value is None else _seconds(name, value, allow_zero=True)
 
 
 def _is_field_value(value: str) -> bool:

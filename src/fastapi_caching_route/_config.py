@@ -34,6 +34,9 @@ class RouteCacheConfig:
     # Methods answered from and stored in the cache; empty: every method of
     # the route (0.6.0). HEAD is served from the GET entry either way.
     cached_methods: frozenset[str] = frozenset()
+    # RFC 5861 windows of the route; None: the cache's, else the response's.
+    stale_while_revalidate: float | None = None
+    stale_if_error: float | None = None
 
 
 def validate_ttl(ttl: object) -> float | None:

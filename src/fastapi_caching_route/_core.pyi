@@ -147,19 +147,19 @@ def secondary_key(names: Sequence[str], headers: Sequence[tuple[bytes, bytes]]) 
 class HitPath:
     """Answers hits of one route from the native store in a single call."""
 
-    def __init__(self, store: Store, ns: int, key_spec: KeySpec, credentials: CredentialSpec, hit_header: tuple[bytes, bytes], honor_request_cache_control: bool, max_key_length: int, cache_status: bytes | None = None) -> None: ...
+    def __init__(self, store: Store, ns: int, key_spec: KeySpec, credentials: CredentialSpec, hit_header: tuple[bytes, bytes], honor_request_cache_control: bool, max_key_length: int, cache_status: bytes | None = None, stale_header: tuple[bytes, bytes] | None = None) -> None: ...
 
-    def answer(self, scope: MutableMapping[str, Any], now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | str | None:
+    def answer(self, scope: MutableMapping[str, Any], now: float) -> tuple[int, list[tuple[bytes, bytes]], bytes] | tuple[int, list[tuple[bytes, bytes]], bytes, str] | str | None:
         """
-        A hit as (status, headers, body); the key (str) when nothing is stored; None when the route must decide (credentials, key length, request directives, an entry that is not fresh).
-        """
-
-    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, headers: Sequence[tuple[bytes, bytes]] | None) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | str | None:
-        """
-        A hit as (status, headers, body) for a known key; None when nothing is stored; the reuse decision ('revalidate', 'stale_while_revalidate', 'miss') of an entry that is stored but cannot be answered as it is.
+        A hit as (status, headers, body) -- with the key as a fourth member when it is a stale answer to refresh; the key (str) when nothing is stored; None when the route must decide (credentials, key length, request directives, an entry that is not fresh).
         """
 
-def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, etag: str, last_modified: int, age: float, ttl_left: float, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, hit_header: tuple[bytes, bytes], cache_status: bytes | None) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview]:
+    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, headers: Sequence[tuple[bytes, bytes]] | None) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | tuple[int, list[tuple[bytes, bytes]], bytes | memoryview, bool] | str | None:
+        """
+        A hit as (status, headers, body) for a known key -- with True as a fourth member when it is a stale answer (stale-while-revalidate) to refresh; None when nothing is stored; the reuse decision ('revalidate', 'stale_while_revalidate', 'miss') of an entry that is stored but cannot be answered as it is.
+        """
+
+def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, etag: str, last_modified: int, age: float, ttl_left: float, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, hit_header: tuple[bytes, bytes], cache_status: bytes | None, stale: bool = False) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview]:
     """
     What a hit of a stored response sends (a 304 when the conditions say so, a 206/416 for a Range request on a 200), for stores outside the engine; the ETag is among `headers`.
     """
@@ -243,9 +243,9 @@ def decode_response(data: bytes, key: str, secondary: str | None = None) -> tupl
     (status, headers, body, media_type, stored_at, last_modified, lifetime, revalidate, tags, vary, secondary, vary_index, (initial_age, stale_while_revalidate, stale_if_error, unbounded, must_revalidate, heuristic)) of an entry encoded by encode_response() for `key`; None when `data` is malformed, corrupt, of another format version, stored for another key, or (with `secondary`) a variant for another request.
     """
 
-def entry_timing(cache_control: str, expires: str | None, date: str | None, age: str | None, last_modified: str | None, status: int, response_time: float, route_ttl: float, ignore_response_cache_control: bool, shared_cache_freshness: bool, heuristic: bool, heuristic_max: float) -> tuple[float, float, float, bool, bool, bool, bool, float, float]:
+def entry_timing(cache_control: str, expires: str | None, date: str | None, age: str | None, last_modified: str | None, status: int, response_time: float, route_ttl: float, ignore_response_cache_control: bool, shared_cache_freshness: bool, heuristic: bool, heuristic_max: float, stale_while_revalidate: float = -1.0, stale_if_error: float = -1.0) -> tuple[float, float, float, bool, bool, bool, bool, float, float]:
     """
-    The freshness of a response with these fields (RFC 9111 section 4.2): (stored_at, initial_age, lifetime, unbounded, heuristic, no_cache, must_revalidate, stale_while_revalidate, stale_if_error).
+    The freshness of a response with these fields (RFC 9111 section 4.2): (stored_at, initial_age, lifetime, unbounded, heuristic, no_cache, must_revalidate, stale_while_revalidate, stale_if_error). The route's stale windows, when >= 0, replace the response's (RFC 5861).
     """
 
 def decide_reuse(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], now: float, has_validator: bool) -> tuple[str, float, float]:

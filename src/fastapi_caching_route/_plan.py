@@ -68,6 +68,7 @@ class CachePlan:
         "key_spec",
         "lane",
         "namespace",
+        "original",
         "overrides",
         "synchronous",
         "ttl",
@@ -86,6 +87,8 @@ class CachePlan:
         self.namespace = params.get("namespace")
         self.ttl = params.get("ttl")
         self.overrides = overrides
+        # The route's handler, known at its first request (background refreshes use it).
+        self.original: RouteHandler | None = None
         # Early dependencies run before the lookup: the decorator's, and the
         # security-scheme guards of the route's own dependencies=[...] (a hit
         # must not skip a guard).
@@ -116,9 +119,11 @@ class CachePlan:
                 honor_request_cache_control=config.honor_request_cache_control,
                 max_key_length=self.cache.max_key_length,
                 cache_status=self.cache.cache_status_name,
+                stale_header=self.cache.stale_header,
             )
 
     async def handle(self, request: Request, original: RouteHandler) -> Response:
+        self.original = original
         scope = request.scope
         missed = scope.pop(MISSED_KEY, None)
         headers = _request_headers(scope["headers"])
@@ -212,15 +217,16 @@ class CachePlan:
                 if isinstance(found, Response):
                     return found
                 if found is not None:  # stored but not fresh: read it to revalidate
-                    return self._judge(self._peek(key, scope), scope, headers, head)
+                    return self._judge(self._peek(key, scope), key, scope, headers, head)
             if not self.backend.lookup_after_native_miss:
                 scope[STATUS_KEY] = "fwd=uri-miss"
                 return None
-        return self._judge(await self._lookup(key, scope["headers"]), scope, headers, head)
+        return self._judge(await self._lookup(key, scope["headers"]), key, scope, headers, head)
 
     def _judge(
         self,
         entry: StoredResponse | None,
+        key: str,
         scope: Scope,
         headers: dict[bytes, bytes],
         head: bool,
@@ -229,16 +235,21 @@ class CachePlan:
         if entry is None:
             scope[STATUS_KEY] = "fwd=uri-miss"
             return None
+        now = time.time()
         has_validator = bool(entry.etag) or entry.last_modified >= 0
-        reuse, age, ttl_left = _core.decide_reuse(entry.timing, time.time(), has_validator)
+        reuse, age, ttl_left = _core.decide_reuse(entry.timing, now, has_validator)
+        if b"range" in headers and not _core.answers_range_request(entry.status_code):
+            scope[STATUS_KEY] = "fwd=miss; detail=range"
+            return None
         if reuse == "fresh":
-            if b"range" in headers and not _core.answers_range_request(entry.status_code):
-                scope[STATUS_KEY] = "fwd=miss; detail=range"
-                return None
             return self._replay(entry, scope["method"], headers, head, age, ttl_left)
+        if reuse == "stale_while_revalidate":
+            self.refresh(scope, key)
+            return self._replay(entry, scope["method"], headers, head, age, ttl_left, stale=True)
         scope[STATUS_KEY] = "fwd=stale"
-        # stale-while-revalidate is served as a revalidation until stale serving lands.
-        return None if reuse == "miss" else entry
+        if reuse == "miss" and not _core.serves_stale_on_error(entry.timing, now):
+            return None
+        return entry  # to revalidate (or to fall back on when the endpoint fails)
 
     async def _fetch(
         self, request: Request, original: RouteHandler, key: str, stale: StoredResponse | None
@@ -282,8 +293,14 @@ class CachePlan:
             _set_request_headers(request, [*client_fields, *conditions])
         try:
             response = await original(request)
+        except Exception as exc:
+            if not _server_error(exc) or not self._stale_on_error(stale):
+                raise
+            return self._stale_answer(stale, asked, scope, "stale_if_error_answers")
         finally:
             _set_request_headers(request, client_fields)
+        if response.status_code >= 500 and self._stale_on_error(stale):
+            return self._stale_answer(stale, asked, scope, "stale_if_error_answers")
         if response.status_code != 304:
             scope[STATUS_KEY] = f"fwd=stale; fwd-status={response.status_code}"
             return await storing.store(self, response, key, request)
@@ -314,6 +331,10 @@ class CachePlan:
         if isinstance(found, str):
             scope[MISSED_KEY] = (self, found)
             return None
+        if len(found) == 4:  # a stale answer: refresh it in the background
+            self.cache.counters["stale_answers"] += 1
+            self.refresh(scope, found[3])
+            return found[0], found[1], found[2]
         return found
 
     async def answer_early_after_dependencies(
@@ -340,6 +361,54 @@ class CachePlan:
         fields.extend(extra)
         return (early_status or status), fields, body
 
+    def refresh(self, scope: Scope, key: str) -> None:
+        """Start the background refresh of a stale entry (RFC 5861 section 3):
+        one per key, detached from the request that found it."""
+        counters = self.cache.counters
+        original = self.original
+        if original is None or self.cache.refreshes.running((id(self), key)):
+            return
+
+        async def revalidate(request: Request) -> Response:
+            stale = await self._stale_entry(key, request.scope)
+            if stale is None:  # gone meanwhile (invalidated): an ordinary miss
+                return await storing.store(self, await original(request), key, request)
+            return await self._revalidate(request, original, key, stale)
+
+        def done(failure: BaseException | None) -> None:
+            if failure is None:
+                counters["refreshes_succeeded"] += 1
+            else:
+                counters["refreshes_failed"] += 1
+                self.cache.log.warning(
+                    "refresh_failed", f"background refresh failed: {failure!r}", exc_info=False
+                )
+
+        if self.cache.refreshes.start((id(self), key), scope, revalidate, done):
+            counters["refreshes_started"] += 1
+        else:
+            counters["refreshes_skipped"] += 1
+
+    async def _stale_entry(self, key: str, scope: Scope) -> StoredResponse | None:
+        if self.hit_path is not None:
+            entry = self._peek(key, scope)
+            if entry is not None or not self.backend.lookup_after_native_miss:
+                return entry
+        return await self._lookup(key, scope["headers"])
+
+    def _stale_on_error(self, entry: StoredResponse) -> bool:
+        return bool(_core.serves_stale_on_error(entry.timing, time.time()))
+
+    def _stale_answer(
+        self, entry: StoredResponse, asked: dict[bytes, bytes], scope: Scope, counter: str
+    ) -> Response:
+        # RFC 5861 section 4: "the cache MAY use a stale response" when the
+        # endpoint fails; RFC 9211: fwd=stale.
+        self.cache.counters[counter] += 1
+        scope[STATUS_KEY] = "fwd=stale; detail=error"
+        _, age, ttl_left = _core.decide_reuse(entry.timing, time.time(), True)
+        return self._replay(entry, scope["method"], asked, False, age, ttl_left, stale=True)
+
     def _native_hit(
         self, key: str, scope: Scope, headers: dict[bytes, bytes], head: bool
     ) -> Response | str | None:
@@ -361,6 +430,10 @@ class CachePlan:
             return None
         if found is None or isinstance(found, str):
             return found
+        if len(found) == 4:  # a stale answer (stale-while-revalidate): refresh the entry
+            self.cache.counters["stale_answers"] += 1
+            self.refresh(scope, key)
+            return ReplayResponse(*found[:3])
         return ReplayResponse(*found)
 
     def _peek(self, key: str, scope: Scope) -> StoredResponse | None:
@@ -409,6 +482,8 @@ class CachePlan:
         head: bool,
         age: float,
         ttl_left: float,
+        *,
+        stale: bool = False,
     ) -> Response:
         # The engine decides, as on the native hit path: 304, 206/416, or the
         # stored response.
@@ -427,9 +502,12 @@ class CachePlan:
             _text(headers.get(b"if-range")),
             head,
             time.time(),
-            self.cache.hit_header,
+            self.cache.stale_header if stale else self.cache.hit_header,
             self.cache.cache_status_name,
+            stale,
         )
+        if stale:
+            self.cache.counters["stale_answers"] += 1
         return ReplayResponse(status, fields, body)
 
     def _offer_to_lane(self, scope: Scope) -> None:
@@ -559,6 +637,15 @@ def _validates(entry: StoredResponse, not_modified: Response) -> bool:
 def _set_request_headers(request: Request, fields: list[tuple[bytes, bytes]]) -> None:
     request.scope["headers"] = fields
     request.__dict__.pop("_headers", None)  # Starlette caches the parsed headers
+
+
+def _server_error(exc: Exception) -> bool:
+    """Whether an endpoint's exception is the server failing (RFC 5861 section
+    4: "500, 502, 503, or 504"), not an answer to a bad request."""
+    if isinstance(exc, RequestValidationError):
+        return False
+    status = getattr(exc, "status_code", None)
+    return not isinstance(status, int) or status >= 500
 
 
 def _method_of(scope: Scope) -> str:

@@ -37,6 +37,8 @@ def timing_of(
     plan: CachePlan, headers: MutableHeaders, status: int, cache_control: str, now: float
 ) -> tuple[float, float, float, bool, bool, bool, bool, float, float]:
     cache, config = plan.cache, plan.config
+    swr = _first(config.stale_while_revalidate, cache.stale_while_revalidate)
+    sie = _first(config.stale_if_error, cache.stale_if_error)
     return _core.entry_timing(
         cache_control,
         _joined(headers, "expires"),
@@ -50,6 +52,8 @@ def timing_of(
         cache.shared_cache_freshness,
         cache.heuristic_freshness,
         cache.heuristic_max_age,
+        swr,
+        sie,
     )
 
 
@@ -232,6 +236,13 @@ def _forbids_reuse(cache_control: str) -> bool:
         return False
     directives = _core.parse_cache_control(cache_control)
     return bool(directives.private or directives.no_store or directives.no_cache)
+
+
+def _first(route: float | None, cache: float | None) -> float:
+    # -1: neither sets a window, so the response's own directive decides.
+    if route is not None:
+        return route
+    return -1.0 if cache is None else cache
 
 
 def _joined(headers: MutableHeaders, name: str) -> str | None:

@@ -739,3 +739,29 @@ TEST(StoreTtl, AlreadyPastIsDroppedSoon) {
 }
 
 }  // namespace
+
+// RFC 5861 section 3 with the route's own window: the route's value wins over
+// the response's stale-while-revalidate / stale-if-error, and neither lifts
+// section 4.2.4's must-revalidate ("A cache MUST NOT generate a stale
+// response if it is prohibited by an explicit in-protocol directive").
+TEST(EntryTimingStaleWindows, TheRoutesWindowsWinButNotOverMustRevalidate) {
+  FreshnessPolicy route;
+  route.route_stale_while_revalidate = 30;
+  route.route_stale_if_error = 600;
+  const EntryTiming own = timing("max-age=10, stale-while-revalidate=5, stale-if-error=7", route);
+  EXPECT_EQ(own.stale_while_revalidate, 30);
+  EXPECT_EQ(own.stale_if_error, 600);
+  const EntryTiming unset = timing("max-age=10, stale-while-revalidate=5, stale-if-error=7");
+  EXPECT_EQ(unset.stale_while_revalidate, 5);
+  EXPECT_EQ(unset.stale_if_error, 7);
+  const EntryTiming forbidden = timing("max-age=10, must-revalidate", route);
+  EXPECT_EQ(forbidden.stale_while_revalidate, 0);
+  EXPECT_EQ(forbidden.stale_if_error, 0);
+  FreshnessPolicy zero;
+  zero.route_stale_while_revalidate = 0;  // the route turns the response's window off
+  EXPECT_EQ(timing("max-age=10, stale-while-revalidate=5", zero).stale_while_revalidate, 0);
+  EXPECT_EQ(decide_reuse(own, kT + 20, false).reuse, Reuse::stale_while_revalidate);
+  EXPECT_EQ(decide_reuse(own, kT + 40, false).reuse, Reuse::miss);
+  EXPECT_TRUE(serves_stale_on_error(own, kT + 500));
+  EXPECT_FALSE(serves_stale_on_error(own, kT + 700));
+}

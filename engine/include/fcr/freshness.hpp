@@ -27,6 +27,12 @@ struct FreshnessPolicy {
   bool heuristic = false;
   double heuristic_fraction = 0.1;
   double heuristic_max = 86400;
+  // The route's stale windows (RFC 5861), in seconds; negative: the
+  // response's own stale-while-revalidate / stale-if-error decide. Either
+  // way they are 0 when the response forbids serving stale (must-revalidate,
+  // proxy-revalidate, s-maxage).
+  double route_stale_while_revalidate = -1;
+  double route_stale_if_error = -1;
 };
 
 // What a response's headers say about its freshness, read once when it is

@@ -93,6 +93,7 @@ class MemoryBackend(CacheBackend):
         honor_request_cache_control: bool,
         max_key_length: int,
         cache_status: bytes | None = None,
+        stale_header: tuple[bytes, bytes] | None = None,
     ) -> _core.HitPath:
         """The engine's one-call hit path for one route and namespace."""
         return _core.HitPath(
@@ -104,6 +105,7 @@ class MemoryBackend(CacheBackend):
             honor_request_cache_control,
             max_key_length,
             cache_status,
+            stale_header,
         )
 
     def get_nowait(
