@@ -15,10 +15,14 @@ from contextlib import contextmanager
 
 
 class SingleFlight:
-    __slots__ = ("_leaders",)
+    __slots__ = ("_leaders", "finished")
 
     def __init__(self) -> None:
         self._leaders: dict[str, asyncio.Future[None]] = {}
+        # Leaders that have finished, ever: a request that saw this number
+        # before its lookup and sees another when it comes to lead knows a
+        # leader stored something meanwhile, and looks again.
+        self.finished = 0
 
     def leader_of(self, key: str) -> asyncio.Future[None] | None:
         """The running leader's future for ``key`` in this event loop, if any."""
@@ -37,6 +41,7 @@ class SingleFlight:
         finally:
             if self._leaders.get(key) is future:
                 del self._leaders[key]
+            self.finished += 1
             future.set_result(None)
 
 

@@ -178,6 +178,7 @@ class CachePlan:
 
         bypass, skip_store = self._request_directives(headers)
         stale: StoredResponse | None = None
+        leaders_done = self.flight.finished
         if bypass:
             counters["bypass_request_no_cache"] += 1
             scope[STATUS_KEY] = "fwd=request"
@@ -189,7 +190,7 @@ class CachePlan:
 
         if head or skip_store:
             return await original(request)  # a HEAD response has no body to store
-        return await self._fetch(request, original, key, stale)
+        return await self._fetch(request, original, key, stale, leaders_done)
 
     def _carries_credentials(self, scope: Scope, headers: dict[bytes, bytes]) -> bool:
         try:
@@ -252,18 +253,32 @@ class CachePlan:
         return entry  # to revalidate (or to fall back on when the endpoint fails)
 
     async def _fetch(
-        self, request: Request, original: RouteHandler, key: str, stale: StoredResponse | None
+        self,
+        request: Request,
+        original: RouteHandler,
+        key: str,
+        stale: StoredResponse | None,
+        leaders_done: int,
     ) -> Response:
         """Ask the endpoint (once per key while coalescing) and store its answer."""
         if not self.cache.coalesce:
             return await self._ask(request, original, key, stale)
+        scope = request.scope
         leader = self.flight.leader_of(key)
         if leader is None:
             with self.flight.lead(key):
+                if self.flight.finished != leaders_done:
+                    # A leader finished while this request looked: what it
+                    # stored may be the answer.
+                    found = await self._find(
+                        key, scope, _request_headers(scope["headers"]), False, False
+                    )
+                    if isinstance(found, Response):
+                        return found
+                    stale = found
                 return await self._ask(request, original, key, stale)
         counters = self.cache.counters
         counters["coalesced"] += 1
-        scope = request.scope
         if await wait_for_leader(leader, self.cache.coalesce_timeout):
             found = await self._find(key, scope, _request_headers(scope["headers"]), False, False)
             if isinstance(found, Response):
