@@ -105,7 +105,8 @@ async def make_cache(
 
     def factory(*, root_namespace: str | None = None, **kwargs: Any) -> FastAPICache:
         if backend_kind == "redis":
-            backend = RedisBackend.from_url(url, namespace=root_namespace)
+            # Generous timeouts: a loaded machine must not turn hits into fail-open misses.
+            backend = RedisBackend.from_url(url, namespace=root_namespace, timeout=5.0)
             opened.append(backend)
             return FastAPICache(backend, **kwargs)
         if backend_kind == "memory":

@@ -168,7 +168,8 @@ async def test_close_stops_a_listener_caught_while_connecting(redis_url: str) ->
     # redis-py can swallow a cancellation that lands during its connection
     # handshake; close() must still end (a single cancel() hung here).
     for steps in range(0, 30, 3):
-        backend = TieredBackend(RedisBackend.from_url(redis_url))
+        # A generous connect timeout: a loaded machine must not fail the warm-up.
+        backend = TieredBackend(RedisBackend.from_url(redis_url, timeout=10.0))
         await backend.get("warm-up")  # starts the listener
         for _ in range(steps):
             await asyncio.sleep(0)
