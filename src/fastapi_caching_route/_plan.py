@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import inspect
 import time
-from contextlib import AsyncExitStack
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
-from fastapi.dependencies.utils import get_parameterless_sub_dependant, solve_dependencies
-from fastapi.exceptions import RequestValidationError
+from fastapi.dependencies.utils import get_parameterless_sub_dependant
 from starlette.types import Receive, Scope
 
 from . import _core
 from . import _fastlane as fastlane
 from . import _storing as storing
 from ._config import RouteCacheConfig
+from ._early import EARLY_RESPONSE_KEY, EarlyDependencies, merge_early_response
 from ._entry import StoredResponse
 from ._fastlane import EARLY_PASSED_KEY, MISSED_KEY
 from ._flight import SingleFlight, wait_for_leader
 from ._keys import RouteInputs, identity_credentials, route_inputs, security_guards
 from ._responses import ReplayResponse
+from ._revalidation import conditions_for, server_error, set_request_headers, validates
 from ._storing import STATUS_KEY
 from ._types import RouteHandler
 
@@ -44,10 +44,6 @@ _WANTED = frozenset(
     }
 )
 
-# What the early dependencies set on their injected Response for this
-# request: (header fields, status code or None). Sent with the answer, never
-# stored.
-EARLY_RESPONSE_KEY = "fastapi_caching_route.early_response"
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 
@@ -96,7 +92,7 @@ class CachePlan:
             get_parameterless_sub_dependant(depends=d, path=path) for d in config.early_dependencies
         ]
         early.extend(security_guards(dependant))
-        self.early: Dependant | None = Dependant(dependencies=early) if early else None
+        self.early = EarlyDependencies(early, overrides) if early else None
 
         inputs = route_inputs(dependant)
         self.key_spec = inputs.key_spec(config.vary_headers)
@@ -129,7 +125,7 @@ class CachePlan:
         headers = _request_headers(scope["headers"])
         # Early dependencies guard every request, cached or not.
         if self.early is not None and scope.pop(EARLY_PASSED_KEY, None) is not self:
-            await self._run_early(request)  # raises their errors, validation included
+            await self.early.run(request)  # raises their errors, validation included
         early_response = scope.pop(EARLY_RESPONSE_KEY, None)
         methods = self.config.cached_methods
         if methods and _method_of(scope) not in methods:
@@ -141,7 +137,7 @@ class CachePlan:
         else:
             response = await self._answer(request, original, missed, headers)
         if early_response is not None:
-            _merge_early_response(response, *early_response)
+            merge_early_response(response, *early_response)
         status = scope.pop(STATUS_KEY, None)
         name = self.cache.cache_status_name
         if status is not None and name is not None:
@@ -303,23 +299,23 @@ class CachePlan:
         scope = request.scope
         client_fields = scope["headers"]
         asked = _request_headers(client_fields)
-        conditions = _conditions_for(stale, asked)
+        conditions = conditions_for(stale, asked)
         if conditions:
-            _set_request_headers(request, [*client_fields, *conditions])
+            set_request_headers(request, [*client_fields, *conditions])
         try:
             response = await original(request)
         except Exception as exc:
-            if not _server_error(exc) or not self._stale_on_error(stale):
+            if not server_error(exc) or not self._stale_on_error(stale):
                 raise
             return self._stale_answer(stale, asked, scope, "stale_if_error_answers")
         finally:
-            _set_request_headers(request, client_fields)
+            set_request_headers(request, client_fields)
         if response.status_code >= 500 and self._stale_on_error(stale):
             return self._stale_answer(stale, asked, scope, "stale_if_error_answers")
         if response.status_code != 304:
             scope[STATUS_KEY] = f"fwd=stale; fwd-status={response.status_code}"
             return await storing.store(self, response, key, request)
-        if not _validates(stale, response):
+        if not validates(stale, response):
             if not conditions:
                 return response  # the client's own conditional request, answered
             # A 304 for another representation cannot freshen this entry (section
@@ -358,13 +354,8 @@ class CachePlan:
         """:meth:`answer_early` for a route with early dependencies: they run
         first, as on the route (their errors, validation errors included,
         propagate to the app's exception handlers)."""
-        request = Request(scope, receive)
-        # FastAPI's request_response provides these stacks to dependencies with yield.
-        async with AsyncExitStack() as request_stack:
-            scope["fastapi_inner_astack"] = request_stack
-            async with AsyncExitStack() as function_stack:
-                scope["fastapi_function_astack"] = function_stack
-                await self._solve_early(request, function_stack)
+        assert self.early is not None
+        await self.early.run_before_routing(Request(scope, receive))
         scope[EARLY_PASSED_KEY] = self
         hit = self.answer_early(scope)
         early_response = scope.get(EARLY_RESPONSE_KEY)
@@ -559,28 +550,6 @@ class CachePlan:
         self.cache.counters[kind] += 1
         self.cache.log.warning(kind, message)
 
-    async def _run_early(self, request: Request) -> None:
-        async with AsyncExitStack() as stack:
-            await self._solve_early(request, stack)
-
-    async def _solve_early(self, request: Request, stack: AsyncExitStack) -> None:
-        assert self.early is not None
-        solved = await solve_dependencies(
-            request=request,
-            dependant=self.early,
-            async_exit_stack=stack,
-            embed_body_fields=False,
-            dependency_overrides_provider=self.overrides,
-        )
-        if solved.errors:
-            # As FastAPI answers for a dependency on the route: the guard's
-            # input is missing or invalid, so the endpoint must not run.
-            raise RequestValidationError(solved.errors)
-        sub_response = solved.response
-        extra = list(sub_response.raw_headers)
-        if extra or sub_response.status_code:
-            request.scope[EARLY_RESPONSE_KEY] = (extra, sub_response.status_code)
-
     async def _key(self, request: Request, method: str | None) -> str:
         builder = self.config.key_builder
         if builder is None:
@@ -610,57 +579,6 @@ def _bypass_credentials(
     declared_query = {spec.alias for spec in inputs.query}
     query = set() if inputs.all_query else found.query - declared_query
     return _core.CredentialSpec(sorted(headers), sorted(cookies), sorted(query))
-
-
-def _merge_early_response(
-    response: Response, extra: list[tuple[bytes, bytes]], status: int | None
-) -> None:
-    # As FastAPI merges what route dependencies set on their injected Response.
-    response.raw_headers.extend(extra)
-    if status:
-        response.status_code = status
-
-
-def _conditions_for(entry: StoredResponse, asked: dict[bytes, bytes]) -> list[tuple[bytes, bytes]]:
-    """The entry's validators as request fields (RFC 9111 section 4.3.1), unless
-    the client sent conditions of its own, which are forwarded instead."""
-    if b"if-none-match" in asked or b"if-modified-since" in asked:
-        return []
-    conditions: list[tuple[bytes, bytes]] = []
-    if entry.etag:
-        conditions.append((b"if-none-match", entry.etag.encode("latin-1")))
-    if entry.last_modified >= 0:
-        date = _core.format_http_date(entry.last_modified).encode("latin-1")
-        conditions.append((b"if-modified-since", date))
-    return conditions
-
-
-def _validates(entry: StoredResponse, not_modified: Response) -> bool:
-    """Whether a 304 selects this entry (RFC 9111 section 4.3.3): its ETag, or
-    else its Last-Modified, is the entry's; a 304 without validators selects
-    the one entry asked about."""
-    etag = not_modified.headers.get("etag")
-    if etag is not None:
-        return bool(entry.etag) and _core.if_none_match_matches(etag, entry.etag)
-    last_modified = not_modified.headers.get("last-modified")
-    if last_modified is not None:
-        parsed = _core.parse_http_date(last_modified, int(time.time()))
-        return parsed is not None and parsed == entry.last_modified
-    return True
-
-
-def _set_request_headers(request: Request, fields: list[tuple[bytes, bytes]]) -> None:
-    request.scope["headers"] = fields
-    request.__dict__.pop("_headers", None)  # Starlette caches the parsed headers
-
-
-def _server_error(exc: Exception) -> bool:
-    """Whether an endpoint's exception is the server failing (RFC 5861 section
-    4: "500, 502, 503, or 504"), not an answer to a bad request."""
-    if isinstance(exc, RequestValidationError):
-        return False
-    status = getattr(exc, "status_code", None)
-    return not isinstance(status, int) or status >= 500
 
 
 def _method_of(scope: Scope) -> str:
