@@ -121,9 +121,9 @@ namespace {
 
 constexpr const char* kTagsType = "tags must be a sequence of str";
 
-// A response's tags as the tuple of str the payload keeps (and hands back),
-// checked: any str, at most codec::kMaxTags of them (what Redis can carry).
-nb::tuple tags_tuple(nb::handle tags) {
+// Tags as a tuple of str, checked; a response's (`bounded`) are at most
+// codec::kMaxTags (what Redis can carry).
+nb::tuple tags_tuple(nb::handle tags, bool bounded = true) {
   if (PyUnicode_Check(tags.ptr()) || PyBytes_Check(tags.ptr())) throw nb::type_error(kTagsType);
   PyObject* tuple = PySequence_Tuple(tags.ptr());
   if (!tuple) {
@@ -134,7 +134,7 @@ nb::tuple tags_tuple(nb::handle tags) {
     throw nb::python_error();
   }
   nb::tuple out = nb::steal<nb::tuple>(tuple);
-  if (nb::len(out) > codec::kMaxTags) throw nb::value_error("too many tags (at most 1024)");
+  if (bounded && nb::len(out) > codec::kMaxTags) throw nb::value_error("too many tags (at most 1024)");
   for (nb::handle tag : out) {
     if (!PyUnicode_Check(tag.ptr())) throw nb::type_error(kTagsType);
   }
@@ -299,7 +299,7 @@ std::size_t invalidate_tags(PyStore& store, std::uint32_t ns, nb::handle tags, b
   const double at = now.value_or(wall_clock_now());
   if (std::isnan(at)) throw nb::value_error("now must be a number");
   std::vector<std::string> names;
-  append_tag_names(tags_tuple(tags), names);
+  append_tag_names(tags_tuple(tags, /*bounded=*/false), names);
   Released released;  // dropped after every shard lock is released
   return store.engine().invalidate_tags(
       ns, names, soft,
