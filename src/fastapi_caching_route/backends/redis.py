@@ -423,7 +423,8 @@ class RedisBackend(CacheBackend):
         members_of = await _gather(
             self._call(self._tag_members(keys=[tag_key])) for tag_key in tag_keys
         )
-        keys = list(dict.fromkeys(bytes(m).decode("utf-8", "replace") for m in _flat(members_of)))
+        names = (_as_bytes(m).decode("utf-8", "replace") for m in _flat(members_of))
+        keys = list(dict.fromkeys(names))
         if soft:
             now = time.time()
             counts = await _gather(

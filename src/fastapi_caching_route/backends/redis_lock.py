@@ -5,7 +5,8 @@ key shares the entry's hash tag, so it lives on the entry's Cluster slot. Its
 holder renews the lease while it works (compare-and-PEXPIRE every third of
 the lease) and releases it by compare-and-delete, so a holder never extends
 or removes a lock that expired and was taken by another worker. A holder
-that dies stops renewing: its lock expires after at most one lease.
+that dies stops renewing, and so does a handle dropped without release():
+the lock expires after at most one lease.
 
 Waiters poll for the lock key to disappear, with backoff. Everything fails
 open: a Redis error means no lock (``acquire`` returns ``None``,
@@ -19,6 +20,7 @@ import logging
 import math
 import secrets
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -141,7 +143,8 @@ class RedisLocks:
 
 
 class RedisLock(LockHandle):
-    """A held lock: renewed in the background until :meth:`release`."""
+    """A held lock: renewed in the background until :meth:`release`, or until
+    the handle is dropped unreleased (then its lease runs out)."""
 
     def __init__(self, locks: RedisLocks, lock_key: str, token: str) -> None:
         self.key = lock_key
@@ -151,7 +154,7 @@ class RedisLock(LockHandle):
         self._lost = False
         self._valid_until = time.monotonic() + locks.lease
         self._renewal: asyncio.Task[None] | None = asyncio.get_running_loop().create_task(
-            self._keep()
+            _keep_renewed(weakref.ref(self), locks, lock_key, token)
         )
 
     @property
@@ -170,21 +173,31 @@ class RedisLock(LockHandle):
         # another worker's by now, and stays theirs).
         return await self._locks.release(self.key, self._token)
 
-    async def _keep(self) -> None:
-        # Renew every third of the lease: two renewals may fail (a slow or
-        # briefly unreachable Redis) before the lease runs out.
-        interval = self._locks.lease / 3
-        while not self._released:
-            await asyncio.sleep(interval)
-            if self._released:
-                return
-            started = time.monotonic()
-            try:
-                renewed = await self._locks.renew(self.key, self._token)
-            except Exception:
-                logger.debug("renewing a cache lock failed", exc_info=True)
-                continue
-            if not renewed:
-                self._lost = True  # expired, and perhaps taken by another worker
-                return
-            self._valid_until = started + self._locks.lease
+
+async def _keep_renewed(
+    handle_ref: weakref.ref[RedisLock], locks: RedisLocks, lock_key: str, token: str
+) -> None:
+    # Every third of the lease: two renewals may fail (a slow or briefly
+    # unreachable Redis) before the lease runs out. Holds the handle only
+    # weakly, so a handle dropped without release() stops being renewed.
+    interval = locks.lease / 3
+    while True:
+        await asyncio.sleep(interval)
+        handle = handle_ref()
+        if handle is None or handle._released:
+            return
+        del handle
+        started = time.monotonic()
+        try:
+            renewed = await locks.renew(lock_key, token)
+        except Exception:
+            logger.debug("renewing a cache lock failed", exc_info=True)
+            continue
+        handle = handle_ref()
+        if handle is None:
+            return
+        if not renewed:
+            handle._lost = True  # expired, and perhaps taken by another worker
+            return
+        handle._valid_until = started + locks.lease
+        del handle

@@ -526,6 +526,8 @@ class TieredBackend(CacheBackend):
         try:
             message = json.loads(data)
             namespace = message["namespace"]
+            if not (namespace is None or isinstance(namespace, str)):
+                return
             targets = _targets_of(message, self._name(namespace))
         except (ValueError, KeyError, TypeError, AttributeError):
             return  # not ours
