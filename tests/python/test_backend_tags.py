@@ -236,6 +236,36 @@ async def test_the_native_index_follows_entries_out_of_the_store() -> None:
     assert backend.stats()["tag_links"] == backend.stats()["tag_buckets"] == 0
 
 
+async def test_native_variants_carry_the_tags_of_the_variants_kept() -> None:
+    backend = MemoryBackend(max_variants=2)
+    vary = ("accept-language",)
+    for language in ("en", "de", "fr"):  # en is dropped by max_variants
+        value = entry(f"lang:{language}", vary=vary, secondary=f"accept-language={language}")
+        assert backend.set_nowait("GET /v", value, ttl=600)
+    assert backend.stats()["tag_links"] == 2
+    assert await backend.invalidate_tags(["lang:en"]) == 0
+    assert await backend.invalidate_tags(["lang:fr"], soft=True) == 2
+    assert await backend.invalidate_tags(["lang:de"]) == 2
+
+
+def test_the_native_store_softens_at_a_given_time_and_keeps_for_keep_seconds() -> None:
+    store = _core.Store(1 << 20)
+    ns = store.namespace_id("")
+    timing = (1000.0, 0.0, 60.0, False, False, False, False, 30.0, 0.0)
+    assert store.put_response(ns, "k", 200, (), b"b", None, "", 0, -1, timing, 1, 0.0, ("t",))
+    assert store.invalidate_tags(ns, ["t"], soft=True, now=1010.0, keep=5.0) == 1
+    found = store.get_entry(ns, "k", count=False)
+    assert found is not None
+    assert found[7] == (1000.0, 0.0, 10.0, False, False, False, False, 30.0, 0.0)
+    assert found[8] == ("t",)
+    assert _core.stale_timing(found[7], 1020.0) is None  # stale already
+    assert _core.stale_timing(timing, 1010.0) == found[7]
+    assert store.stats()["softened"] == 1
+    with pytest.raises(ValueError, match="1024"):
+        store.put_response(ns, "k", 200, (), b"b", None, "", 0, -1, timing, 1, 0.0, ["t"] * 1025)
+    assert store.invalidate_tags(ns, [str(i) for i in range(2000)]) == 0  # any number
+
+
 async def test_native_tags_count_toward_max_bytes() -> None:
     backend = MemoryBackend(max_bytes=64 * 1024, shards=1)
     plain = MemoryBackend(max_bytes=64 * 1024, shards=1)
