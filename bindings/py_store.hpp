@@ -4,6 +4,7 @@
 #include <nanobind/nanobind.h>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,11 +23,13 @@ struct ObjectPayload final : Payload {
 
 // A stored HTTP response kept compact: the endpoint's own body object, a header
 // tuple shared between entries whose fields are equal (so it holds no ETag),
-// and the metadata the hit path needs, in C++.
+// and the metadata the hit path needs, in C++. Copied only by a soft tag
+// invalidation (the copy shares every object).
 struct ResponsePayload final : Payload {
   nanobind::object body;        // bytes, handed out as is
   nanobind::object headers;     // tuple[tuple[bytes, bytes], ...] without ETag and Age
   nanobind::object media_type;  // str | None
+  nanobind::object tags;        // tuple[str, ...]: what the store indexes the entry by
   std::string etag;             // sent as an ETag field when not empty ...
   std::uint16_t etag_index = 0; // ... at this position of the header list
   http::EntryTiming timing;     // freshness (stored_at is Unix time)
@@ -63,7 +66,7 @@ class PyStore {
 
   std::uint32_t namespace_id(std::string_view name) { return store_.namespace_id(name); }
   bool put(std::uint32_t ns, std::string_view key, PayloadPtr payload, std::size_t charge,
-           double ttl);
+           double ttl, std::span<const std::string> tags = {});
   PayloadPtr get(std::uint32_t ns, std::string_view key);
   Store& engine() noexcept { return store_; }
 

@@ -6,6 +6,8 @@
 #include <limits>
 #include <stdexcept>
 
+#include "tag_index.hpp"
+
 namespace fcr {
 
 double monotonic_seconds() noexcept {
@@ -60,6 +62,7 @@ struct Store::NamespaceState {
 };
 
 struct Store::Entry {
+  using Tags = detail::TagIndex<Entry>;
   Digest digest;
   std::string key;
   std::uint32_t ns = 0;
@@ -69,6 +72,8 @@ struct Store::Entry {
   std::size_t charge = 0;
   PayloadPtr value;
   EvictionHook<Entry> hook;
+  std::unique_ptr<Tags::Link[]> tag_links;  // one per tag carried
+  std::size_t tag_count = 0;
 
   std::uint64_t eviction_id() const noexcept { return digest.lo; }
   std::size_t eviction_size() const noexcept { return charge; }
@@ -82,6 +87,7 @@ struct alignas(64) Store::Shard {
   std::mutex mutex;
   std::unordered_map<Digest, Entry*, DigestHasher> map;
   AnyEvictionPolicy<Entry> policy;
+  Entry::Tags tags;
   // Counters under `mutex`. bytes/entries count what is physically held,
   // including dead (expired or cleared) entries not yet reclaimed.
   StoreStats stats;
@@ -126,8 +132,15 @@ struct alignas(64) Store::Shard {
     return nullptr;
   }
 
-  void link(Entry* e) {
-    map.emplace(e->digest, e);
+  // Links `e` with its tags' bucket keys; if anything throws, nothing is linked.
+  void link(Entry* e, std::span<const std::string> tag_keys) {
+    tags.link(e, e->tag_links.get(), tag_keys);
+    try {
+      map.emplace(e->digest, e);
+    } catch (...) {
+      tags.unlink(e->tag_links.get(), e->tag_count);
+      throw;
+    }
     policy.on_insert(e);
     account(e->charge, true);
     ++stats.entries;
@@ -155,6 +168,7 @@ struct alignas(64) Store::Shard {
       policy.on_remove(e);
     }
     map.erase(e->digest);
+    tags.unlink(e->tag_links.get(), e->tag_count);
     account(e->charge, false);
     --stats.entries;
     released.push_back(std::move(e->value));
@@ -289,14 +303,21 @@ void Store::shed(std::size_t own, const Digest& arrived, double now, Released& r
 }
 
 bool Store::put(std::uint32_t ns, std::string_view key, PayloadPtr value, std::size_t charge, double ttl,
-                Released& released) {
+                Released& released, std::span<const std::string> tags) {
   NamespaceState& space = namespaces_[checked_ns(ns, namespace_capacity_)];
   const Digest digest = digest_of(ns, key);
   const std::size_t own = static_cast<std::size_t>(digest.hi) & shard_mask_;
   Shard& shard = *shards_[own];
   const double now = clock_();
   const std::size_t max = config_.max_bytes;
-  const std::size_t fixed = key.size() + kEntryOverhead;
+  // Each distinct tag once, as its bucket key; charged to the entry.
+  std::vector<std::string> tag_keys;
+  tag_keys.reserve(tags.size());
+  for (const std::string& tag : tags) tag_keys.push_back(detail::tag_key(ns, tag));
+  std::sort(tag_keys.begin(), tag_keys.end());
+  tag_keys.erase(std::unique(tag_keys.begin(), tag_keys.end()), tag_keys.end());
+  std::size_t fixed = key.size() + kEntryOverhead;
+  for (const std::string& tag_key : tag_keys) fixed += tag_key.size() - sizeof ns + kTagOverhead;
   const bool fits = charge <= max && fixed <= max - charge;
 
   // Built before locking; if anything throws, the lock is released before the entry dies.
@@ -310,6 +331,8 @@ bool Store::put(std::uint32_t ns, std::string_view key, PayloadPtr value, std::s
     entry->expires_at = ttl > 0 ? now + ttl : 0;
     entry->charge = charge + fixed;
     entry->value = std::move(value);
+    entry->tag_links = Entry::Tags::make_links(tag_keys.size());
+    entry->tag_count = tag_keys.size();
   }
 
   std::unique_lock lock(shard.mutex);
@@ -350,8 +373,8 @@ bool Store::put(std::uint32_t ns, std::string_view key, PayloadPtr value, std::s
   };
   while (full() && shard.evict_one(nullptr, now, released)) {
   }
+  shard.link(entry.get(), tag_keys);
   entry->generation = space.add_live();
-  shard.link(entry.get());
   entry.release();
   lock.unlock();
 
@@ -405,6 +428,47 @@ std::size_t Store::erase(std::uint32_t ns, std::string_view key, Released& relea
   return shard.drop(e, now, &StoreStats::deletes, released) ? 1 : 0;
 }
 
+std::size_t Store::invalidate_tags(std::uint32_t ns, std::span<const std::string> tags, bool soft,
+                                  const Purger& purger, Released& released) {
+  checked_ns(ns, namespace_capacity_);
+  std::vector<std::string> keys;
+  keys.reserve(tags.size());
+  for (const std::string& tag : tags) keys.push_back(detail::tag_key(ns, tag));
+  std::size_t responses = 0;
+  std::vector<Entry*> found;
+  for (auto& shard : shards_) {
+    std::lock_guard lock(shard->mutex);
+    const double now = clock_();
+    found.clear();
+    for (const std::string& key : keys) shard->tags.collect(key, found);
+    // An entry carrying several of the tags is invalidated once.
+    std::sort(found.begin(), found.end());
+    found.erase(std::unique(found.begin(), found.end()), found.end());
+    for (Entry* e : found) {
+      if (e->dead(now)) {  // expired, or of a cleared generation: reclaimed, not counted
+        shard->drop(e, now, nullptr, released);
+        continue;
+      }
+      Purge purge = purger ? purger(e->value, soft) : Purge{};
+      responses += purge.responses;
+      if (!soft) {
+        shard->drop(e, now, &StoreStats::deletes, released);
+        continue;
+      }
+      ++shard->stats.softened;
+      if (purge.replacement) {
+        released.push_back(std::move(e->value));
+        e->value = std::move(purge.replacement);
+      }
+      if (purge.ttl > 0) {
+        const double until = now + purge.ttl;
+        if (e->expires_at <= 0 || until < e->expires_at) e->expires_at = until;
+      }
+    }
+  }
+  return responses;
+}
+
 std::size_t Store::clear(std::uint32_t ns) { return namespaces_[checked_ns(ns, namespace_capacity_)].clear(); }
 
 std::size_t Store::clear_all(Released& released) {
@@ -443,8 +507,11 @@ StoreStats Store::stats() const {
     total.deletes += s.deletes;
     total.collisions += s.collisions;
     total.rejections += s.rejections;
+    total.softened += s.softened;
     total.bytes += s.bytes;
     total.entries += s.entries;
+    total.tag_links += shard->tags.links();
+    total.tag_buckets += shard->tags.buckets();
   }
   return total;
 }

@@ -22,19 +22,27 @@ class Store:
     def get(self, ns: int, key: str) -> Any:
         """The object stored by put() itself, or None."""
 
-    def put_response(self, ns: int, key: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, last_modified: int, timing: tuple[float, float, float, bool, bool, bool, bool, float, float], charge: int, ttl: float) -> bool:
+    def put_response(self, ns: int, key: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, last_modified: int, timing: tuple[float, float, float, bool, bool, bool, bool, float, float], charge: int, ttl: float, tags: Sequence[str] = ()) -> bool:
         """
-        Store a response for the hit path; `headers` must not contain ETag or Age.
+        Store a response for the hit path; `headers` must not contain ETag or Age. `tags` (at most 1024) index it for invalidate_tags(); the store charges their bytes.
         """
 
-    def put_variant(self, ns: int, key: str, names: Sequence[str], secondary: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, last_modified: int, timing: tuple[float, float, float, bool, bool, bool, bool, float, float], charge: int, ttl: float, max_variants: int) -> tuple[bool, int]:
+    def put_variant(self, ns: int, key: str, names: Sequence[str], secondary: str, status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, media_type: str | None, etag: str, etag_index: int, last_modified: int, timing: tuple[float, float, float, bool, bool, bool, bool, float, float], charge: int, ttl: float, max_variants: int, tags: Sequence[str] = ()) -> tuple[bool, int]:
         """
-        Store a response as the variant of `key` for the request whose values of the Vary `names` are `secondary`; returns (stored, variants dropped by `max_variants`).
+        Store a response as the variant of `key` for the request whose values of the Vary `names` are `secondary`; returns (stored, variants dropped by `max_variants`). The key is indexed by the tags of every variant it keeps.
         """
 
     def get_response(self, ns: int, key: str, headers: Sequence[tuple[bytes, bytes]] | None = None, count: bool = True) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, int, tuple[float, float, float, bool, bool, bool, bool, float, float]] | None:
         """
         (status, headers, body, media_type, etag, etag_index, last_modified, timing) of a stored response, or None; of a Vary'd key, the variant the request header fields `headers` select (None: a request without them). `count=False` reads without counting a hit or miss or touching the eviction policy.
+        """
+
+    def get_entry(self, ns: int, key: str, headers: Sequence[tuple[bytes, bytes]] | None = None, count: bool = True) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, int, tuple[float, float, float, bool, bool, bool, bool, float, float], tuple[str, ...]] | None:
+        """get_response() and the response's tags."""
+
+    def invalidate_tags(self, ns: int, tags: Sequence[str], soft: bool = False, now: float | None = None, keep: float = 300.0) -> int:
+        """
+        Remove (or, `soft`, mark stale at `now`, Unix time, default the current time) the entries of namespace `ns` carrying any of `tags`; returns how many responses they held (each variant of a Vary'd key counts; entries stale already count too). Soft: each fresh response's freshness ends now, its stale windows kept, and the store keeps it at most store_ttl(its new timing, now, keep) seconds more. Visits each shard once, touching only the entries carrying the tags.
         """
 
     def erase(self, ns: int, key: str) -> int:
@@ -51,6 +59,11 @@ class Store:
 
     def stats(self) -> dict[str, int]:
         """Counters and sizes."""
+
+def stale_timing(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], now: float) -> tuple[float, float, float, bool, bool, bool, bool, float, float] | None:
+    """
+    The timing of an entry made stale at `now` by a soft tag invalidation (its lifetime ends at its current age, unbounded no more, stale windows kept), or None when it is stale already.
+    """
 
 class QueryParamSpec:
     """

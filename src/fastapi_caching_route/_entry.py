@@ -30,6 +30,9 @@ class StoredResponse:
     means that unless ``unbounded=False`` is given). ``revalidate``
     (``no-cache``) entries are validated with the endpoint before every
     reuse; ``must_revalidate`` ones are never served stale.
+
+    ``tags`` are its surrogate keys: ``backend.invalidate_tags(tags)``
+    removes (or marks stale) every entry carrying one of them.
     """
 
     __slots__ = (
@@ -47,6 +50,7 @@ class StoredResponse:
         "stale_while_revalidate",
         "status_code",
         "stored_at",
+        "tags",
         "unbounded",
         "vary",
     )
@@ -67,6 +71,7 @@ class StoredResponse:
     stale_if_error: float  # seconds it may be served stale when the endpoint fails
     vary: tuple[str, ...]  # the Vary names the response is selected by
     secondary: str  # their normalised values in the storing request
+    tags: tuple[str, ...]  # surrogate keys, for invalidate_tags
 
     def __init__(
         self,
@@ -87,6 +92,7 @@ class StoredResponse:
         heuristic: bool = False,
         stale_while_revalidate: float = 0.0,
         stale_if_error: float = 0.0,
+        tags: tuple[str, ...] = (),
     ) -> None:
         self.status_code = status_code
         self.raw_headers = raw_headers
@@ -104,6 +110,7 @@ class StoredResponse:
         self.heuristic = heuristic
         self.stale_while_revalidate = stale_while_revalidate
         self.stale_if_error = stale_if_error
+        self.tags = tags
 
     @property
     def timing(self) -> Timing:
@@ -132,6 +139,7 @@ class StoredResponse:
         *,
         vary: tuple[str, ...] = (),
         secondary: str = "",
+        tags: tuple[str, ...] = (),
     ) -> StoredResponse:
         """Build from the engine's timing tuple (see :attr:`timing`)."""
         stored_at, initial_age, lifetime, unbounded, heuristic, no_cache, must, swr, sie = timing
@@ -152,6 +160,7 @@ class StoredResponse:
             heuristic=heuristic,
             stale_while_revalidate=swr,
             stale_if_error=sie,
+            tags=tags,
         )
 
     @property
@@ -187,6 +196,7 @@ class StoredResponse:
             heuristic=bool(metadata.get("heuristic", False)),
             stale_while_revalidate=float(metadata.get("stale_while_revalidate", 0.0)),
             stale_if_error=float(metadata.get("stale_if_error", 0.0)),
+            tags=tuple(str(tag) for tag in metadata.get("tags", ())),
         )
 
     def to_cached_response(self) -> CachedResponse:
@@ -213,6 +223,8 @@ class StoredResponse:
         if self.vary:
             value["vary"] = list(self.vary)
             value["secondary"] = self.secondary
+        if self.tags:
+            value["tags"] = list(self.tags)
         return value  # type: ignore[return-value]
 
 

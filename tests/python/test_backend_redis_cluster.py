@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import socket
@@ -16,7 +17,7 @@ from fastapi import Request
 from fastapi.responses import PlainTextResponse
 from redis.asyncio.cluster import RedisCluster
 
-from fastapi_caching_route import FastAPICache, RedisBackend, StoredResponse
+from fastapi_caching_route import FastAPICache, RedisBackend, StoredResponse, _core
 
 pytestmark = pytest.mark.anyio
 
@@ -191,3 +192,66 @@ async def test_vary_variants_on_the_cluster(cluster_url: str) -> None:
     assert await cache.invalidate_cached("GET /lang") == 2  # every variant of the key
     assert await backend.get("GET /lang", headers=[(b"accept-language", b"fr")]) is None
     await backend.close()
+
+
+# --- tags and the lock on the cluster (issue 9) ----------------------------------------
+
+
+def _tagged(*tags: str, body: bytes = b"clustered", vary: str = "") -> StoredResponse:
+    return StoredResponse(
+        200,
+        ((b"content-type", b"text/plain"),),
+        body,
+        "text/plain",
+        stored_at=time.time(),
+        lifetime=60.0,
+        stale_while_revalidate=30.0,
+        vary=("accept-language",) if vary else (),
+        secondary=f"accept-language={vary}" if vary else "",
+        tags=tags,
+    )
+
+
+async def test_tags_on_the_cluster(cluster_url: str) -> None:
+    # Each tag's index has its own hash tag, entries theirs: every command
+    # touches one slot, so nothing here may raise CROSSSLOT.
+    client = RedisCluster.from_url(cluster_url)
+    backend = RedisBackend(client)
+    keys = [f"GET /tagged/{i}" for i in range(30)]
+    for i, key in enumerate(keys):
+        assert await backend.set(key, _tagged("all", f"item:{i}", "path:/tagged"), ttl=600)
+    for language in ("en", "de"):
+        assert await backend.set("GET /page", _tagged("all", vary=language), ttl=600)
+    slots = {client.keyslot(backend.tag_key(tag)) for tag in ("all", "item:1", "path:/tagged")}
+    assert len(slots) == 3
+    assert await backend.invalidate_tags(["item:3", "item:4"]) == 2
+    assert await backend.get(keys[3]) is None and await backend.get(keys[5]) is not None
+    assert await backend.invalidate_tags(["all"], soft=True) == 28 + 2  # variants count
+    found = await backend.get("GET /page", headers=[(b"accept-language", b"de")])
+    assert found is not None
+    decision = _core.decide_reuse(found.timing, time.time(), False)[0]
+    assert decision == "stale_while_revalidate"
+    assert await backend.invalidate_tags(["all"]) == 30
+    assert await backend.get(keys[5]) is None
+    assert await backend.get("GET /page", headers=[(b"accept-language", b"en")]) is None
+    await backend.close()
+
+
+async def test_the_lock_on_the_cluster(cluster_url: str) -> None:
+    client = RedisCluster.from_url(cluster_url)
+    first = RedisBackend(client, lock=True, lock_lease=2.0)
+    second = RedisBackend(RedisCluster.from_url(cluster_url), lock=True, lock_lease=2.0)
+    for i in range(6):  # keys on several nodes
+        key = f"GET /locked/{i}"
+        slot = client.keyslot(first.lock_key(key))
+        assert slot == client.keyslot(first.redis_key(key))  # the entry's slot
+        handle = await first.acquire(key)
+        assert handle is not None
+        assert await second.acquire(key) is None
+        waiting = asyncio.ensure_future(second.wait_released(key, None, 30.0))
+        assert await handle.release()
+        assert await asyncio.wait_for(waiting, 30.0)
+    assert first.stats()["lock_acquired"] == 6
+    assert second.stats()["lock_busy"] == 6
+    await first.close()
+    await second.close()

@@ -1,5 +1,6 @@
 // The in-process response store: sharded, bounded by bytes and entries,
-// with absolute expiry, namespaces with O(1) clear, and counters.
+// with absolute expiry, namespaces with O(1) clear, tags (surrogate keys)
+// and counters.
 //
 // The byte budget is the store's, not a shard's: any entry whose charge fits
 // max_bytes is kept. Each shard holds an equal share of what large entries
@@ -12,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -58,8 +60,11 @@ struct StoreStats {
   std::uint64_t deletes = 0;
   std::uint64_t collisions = 0;  // same digest, different canonical key
   std::uint64_t rejections = 0;  // single entry larger than max_bytes
+  std::uint64_t softened = 0;    // entries a soft tag invalidation kept, stale
   std::size_t bytes = 0;
   std::size_t entries = 0;
+  std::size_t tag_links = 0;    // (entry, tag) pairs in the tag index
+  std::size_t tag_buckets = 0;  // (namespace, tag) pairs indexed, summed over shards
 };
 
 // Fixed per-entry bookkeeping added to every charge, so that many tiny
@@ -67,11 +72,31 @@ struct StoreStats {
 // allocation header), its hash-map node and the payload's control block.
 inline constexpr std::size_t kEntryOverhead = 224;
 
+// Added to an entry's charge for each tag it carries, besides the tag's bytes:
+// its link in the tag index (32 bytes) and the tag's bucket (about 120 bytes
+// with its hash-map node and key), as if the entry were the tag's only one.
+// Tags shared by many entries are thus overcounted, never undercounted.
+inline constexpr std::size_t kTagOverhead = 160;
+
 // Payloads that leave the store (evicted, replaced, deleted, expired) are
 // moved here rather than destroyed under a shard lock, so the caller can drop
 // them after every lock is released (the binding needs that for Python
 // references).
 using Released = std::vector<PayloadPtr>;
+
+// What a tag invalidation does with one entry's payload, as the caller says
+// (the store never looks inside payloads).
+struct Purge {
+  std::size_t responses = 1;  // how many responses it holds (a Vary'd key's variants)
+  // Soft only: the payload to hold instead (a stale copy); nullptr keeps it.
+  PayloadPtr replacement;
+  // Soft only: the most seconds from now the store may still keep the entry;
+  // <= 0 leaves its expiry as it is. Never extends it.
+  double ttl = 0;
+};
+// Called for each live entry carrying an invalidated tag, under its shard's
+// lock: it must not call the store. `soft` says which invalidation runs.
+using Purger = std::function<Purge(const PayloadPtr& value, bool soft)>;
 
 class Store {
  public:
@@ -85,11 +110,14 @@ class Store {
   std::uint32_t namespace_id(std::string_view name);
 
   // Inserts or replaces. `charge` is the payload's size in bytes (the store adds
-  // the key length and kEntryOverhead). `ttl` <= 0 means no expiry. Returns
-  // false, counted as a rejection, when the entry's whole charge exceeds
-  // max_bytes; the key's old value is removed all the same.
+  // the key length, kEntryOverhead, and each distinct tag's bytes plus
+  // kTagOverhead). `ttl` <= 0 means no expiry. `tags` index the entry for
+  // invalidate_tags() (repeated ones count once); the entry replacing it
+  // carries only its own. Returns false, counted as a rejection, when the
+  // entry's whole charge exceeds max_bytes; the key's old value is removed
+  // all the same.
   bool put(std::uint32_t ns, std::string_view key, PayloadPtr value, std::size_t charge, double ttl,
-           Released& released);
+           Released& released, std::span<const std::string> tags = {});
 
   // The live payload for a key, or nullptr (expired and cleared entries are
   // misses). Verifies the full canonical key, so a digest collision is a miss.
@@ -102,6 +130,18 @@ class Store {
 
   // Removes one key; returns 1 if a live entry was removed, else 0.
   std::size_t erase(std::uint32_t ns, std::string_view key, Released& released);
+
+  // Invalidates the live entries of namespace `ns` carrying any of `tags`,
+  // each once, in O(shards + entries carrying them): hard (`soft` false)
+  // removes them (counted as deletes); soft keeps them with the purger's
+  // replacement and at most its ttl (counted as softened). Returns the sum
+  // of the purger's `responses` over those entries (1 each without a
+  // purger; a soft invalidation without one changes nothing). Shards are
+  // visited one at a time: a reader may see one shard's entries invalidated
+  // and another's not yet, and an entry stored meanwhile with the tag is
+  // either invalidated or stored after the shard was visited.
+  std::size_t invalidate_tags(std::uint32_t ns, std::span<const std::string> tags, bool soft,
+                              const Purger& purger, Released& released);
 
   // Drops every entry of a namespace in O(1) (entries are reclaimed lazily);
   // returns how many live entries the namespace had.

@@ -1,7 +1,7 @@
 """Storage backends."""
 
 from .aiocache import AiocacheBackend
-from .base import CacheBackend
+from .base import CacheBackend, LockHandle
 from .memory import MemoryBackend
 from .redis import CircuitBreaker, RedisBackend
 from .tiered import TieredBackend
@@ -10,6 +10,7 @@ __all__ = [
     "AiocacheBackend",
     "CacheBackend",
     "CircuitBreaker",
+    "LockHandle",
     "MemoryBackend",
     "RedisBackend",
     "TieredBackend",

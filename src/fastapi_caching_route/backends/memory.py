@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .. import _core
 from .._entry import RawHeaders, StoredResponse
 from .._log import logger
-from .base import DEFAULT_MAX_VARIANTS, CacheBackend, RequestHeaders, validate_max_variants
+from .base import (
+    DEFAULT_MAX_VARIANTS,
+    CacheBackend,
+    RequestHeaders,
+    normalized_tags,
+    validate_max_variants,
+)
 
 _DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 # Eviction policies of the engine; S3-FIFO misses 15-21 % less than LRU on the
@@ -19,6 +26,9 @@ _POLICIES = ("s3fifo", "lru", "sieve")
 # tuple, the ETag kept in C++, allocator rounding. Measured: 1,000,000 keys
 # through a 64 MiB store peaked at 1.09 x the limit with 128; this leaves room.
 _OBJECT_OVERHEAD = 192
+# A tag's str object and its slot in the tags tuple (the engine charges its
+# index entry on top).
+_TAG_OVERHEAD = 64
 
 # Entries share what repeats between them: one tuple per distinct header
 # field (content-type, vary, the content-length of same-sized bodies, the
@@ -38,6 +48,9 @@ class MemoryBackend(CacheBackend):
     arrive stay, a one-pass scan of new keys does not flush them;
     ``policy="lru"`` or ``"sieve"`` choose another. ``max_variants`` bounds
     the responses kept per key when they carry ``Vary``.
+
+    Tags are indexed by the engine: :meth:`invalidate_tags` touches only the
+    entries carrying them, and their bytes count toward ``max_bytes``.
 
     A response is stored when its entry (body, headers, key and about 0.4 KiB
     of bookkeeping) fits in ``max_bytes``; a larger one is refused, counted in
@@ -123,15 +136,17 @@ class MemoryBackend(CacheBackend):
     def _read(
         self, key: str, namespace: str | None, headers: RequestHeaders | None, *, count: bool
     ) -> StoredResponse | None:
-        found = self._store.get_response(self._ns(namespace), key, headers, count)
+        found = self._store.get_entry(self._ns(namespace), key, headers, count)
         if found is None:
             return None
-        status, fields, body, media_type, etag, etag_index, modified, timing = found
+        status, fields, body, media_type, etag, etag_index, modified, timing, tags = found
         if etag:
             with_etag = list(fields)
             with_etag.insert(etag_index, (b"etag", etag.encode("latin-1")))
             fields = tuple(with_etag)
-        return StoredResponse.from_timing(status, fields, body, media_type, modified, timing)
+        return StoredResponse.from_timing(
+            status, fields, body, media_type, modified, timing, tags=tags
+        )
 
     async def get(
         self, key: str, namespace: str | None = None, *, headers: RequestHeaders | None = None
@@ -155,10 +170,12 @@ class MemoryBackend(CacheBackend):
             else:
                 others.append(_shared(_SHARED_FIELDS, field))
         headers = _shared(_SHARED_SETS, tuple(others))
+        tags = normalized_tags(value.tags) if value.tags else ()
         charge = (
             len(value.body)
             + len(etag)
             + sum(len(k) + len(v) for k, v in headers)
+            + sum(len(tag) + _TAG_OVERHEAD for tag in tags)
             + _OBJECT_OVERHEAD
         )
         stored: bool
@@ -179,6 +196,7 @@ class MemoryBackend(CacheBackend):
                 charge,
                 ttl or 0.0,
                 self.max_variants,
+                tags,
             )
             self.variants_dropped += dropped
         else:
@@ -195,6 +213,7 @@ class MemoryBackend(CacheBackend):
                 value.timing,
                 charge,
                 ttl or 0.0,
+                tags,
             )
         if not stored and not self._refusal_logged:
             self._refusal_logged = True
@@ -231,6 +250,22 @@ class MemoryBackend(CacheBackend):
 
     async def clear(self, namespace: str | None = None) -> int:
         removed: int = self._store.clear(self._ns(namespace))
+        return removed
+
+    async def invalidate_tags(
+        self, tags: Sequence[str], namespace: str | None = None, *, soft: bool = False
+    ) -> int:
+        return self.invalidate_tags_nowait(tags, namespace, soft=soft)
+
+    def invalidate_tags_nowait(
+        self, tags: Sequence[str], namespace: str | None = None, *, soft: bool = False
+    ) -> int:
+        """Synchronous :meth:`invalidate_tags`: the engine's tag index, visited
+        shard by shard (O(shards + entries carrying the tags)); a soft one keeps
+        entries at most ``keep_stale`` seconds more (or their stale windows)."""
+        removed: int = self._store.invalidate_tags(
+            self._ns(namespace), normalized_tags(tags), soft, None, self.keep_stale
+        )
         return removed
 
     def clear_all(self) -> int:

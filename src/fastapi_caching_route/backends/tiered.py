@@ -2,15 +2,17 @@
 
 Every worker keeps a bounded in-process tier (L1, the native store) in front of
 the shared Redis tier (L2). Hits on L1 cost what a memory-store hit costs; an
-L1 miss asks L2 and keeps what it finds. Invalidations (delete, clear) are
-published on a Redis channel and applied to the L1 of every worker listening.
+L1 miss asks L2 and keeps what it finds. Invalidations (delete, clear, tags
+hard or soft) are published on a Redis channel and applied to the L1 of every
+worker listening.
 
 How L1 stays consistent with the invalidations:
 
 - A read from Redis fills L1 only if no invalidation (nor store) of its key or
-  namespace reached this worker while it was in flight, and only if the worker
-  was subscribed to the channel the whole time; the read still answers the
-  request that made it (it began before the invalidation).
+  namespace, nor of a tag its entry carries, reached this worker while it was
+  in flight, and only if the worker was subscribed to the channel the whole
+  time; the read still answers the request that made it (it began before the
+  invalidation).
 - When the subscription is lost (an error, a reconnection, two pings without an
   answer) L1 is dropped, and it is dropped again when the listener is
   subscribed anew, since messages sent meanwhile were missed. Until then no read
@@ -19,7 +21,7 @@ How L1 stays consistent with the invalidations:
   applied to this worker's L1 at once and the call returns normally; the
   Redis delete and the message are sent again in the background until Redis
   takes them, and meanwhile this worker does not read the invalidated entries
-  from Redis.
+  from Redis (for a tag: entries read from Redis carrying it are misses).
 - ``set`` stores the response it is given. As with any cache-aside store, a
   response computed before an invalidation and stored after it is kept (in
   both tiers); ``l1_ttl`` and the route's ttl bound it.
@@ -33,29 +35,43 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from .. import _core
 from .._entry import StoredResponse
 from .._log import RateLimitedLog
-from .base import CacheBackend, RequestHeaders
+from .base import CacheBackend, LockHandle, RequestHeaders, normalized_tags
 from .memory import MemoryBackend
 from .redis import RedisBackend
 
 logger = logging.getLogger("fastapi_caching_route")
 
-_CLEAR = "*"  # the key of a namespace clear, in messages and pending invalidations
+_CLEAR_KEY = "*"  # the key of a namespace clear in messages (older workers read it too)
 
-_Target = tuple[str, str]  # (namespace name, key or _CLEAR)
+# What an invalidation targets: (namespace name, kind, key or tag). A call for
+# several tags makes one target per tag.
+_KEY, _CLEAR, _TAG, _SOFT_TAG = "key", "clear", "tag", "soft-tag"
+_Target = tuple[str, str, str]
+
+
+def _key_target(name: str, key: str) -> _Target:
+    """The target of a message's key."""
+    return (name, _CLEAR, "") if key == _CLEAR_KEY else (name, _KEY, key)
 
 
 class _Read:
-    """A Redis read in flight: whether its answer may still go into L1."""
+    """A Redis read in flight: whether its answer may still go into L1, and
+    the tags invalidated while it was in flight (its entry must carry none)."""
 
-    __slots__ = ("fill",)
+    __slots__ = ("fill", "tags")
 
     def __init__(self, fill: bool) -> None:
         self.fill = fill
+        self.tags: set[str] = set()
+
+    def may_fill(self, entry: StoredResponse) -> bool:
+        return self.fill and (not self.tags or self.tags.isdisjoint(entry.tags))
 
 
 class _SharedTierUnavailable(Exception):
@@ -120,7 +136,7 @@ class TieredBackend(CacheBackend):
         self._retrier: asyncio.Task[None] | None = None
         self._closed = False
         self._listening = False  # subscribed: invalidations from other workers reach L1
-        self._reads: dict[_Target, list[_Read]] = {}  # Redis reads in flight
+        self._reads: dict[tuple[str, str], list[_Read]] = {}  # (namespace, key) -> reads
         self._invalidating: dict[_Target, int] = {}  # invalidations being sent to Redis
         self._unsent: dict[_Target, int] = {}  # not taken by Redis: target -> serial
         self._serial = 0
@@ -149,6 +165,24 @@ class TieredBackend(CacheBackend):
     def max_variants(self, value: int) -> None:
         self.l1.max_variants = self.l2.max_variants = value
 
+    @property
+    def keep_stale(self) -> float:
+        """Seconds a soft tag invalidation keeps entries (at least), in both tiers."""
+        return self.l2.keep_stale
+
+    @keep_stale.setter
+    def keep_stale(self, value: float) -> None:
+        self.l1.keep_stale = self.l2.keep_stale = value
+
+    @property
+    def lock(self) -> bool:  # type: ignore[override]
+        """Whether the route locks keys across workers: the shared tier's ``lock``."""
+        return self.l2.lock
+
+    @property
+    def lock_lease(self) -> float:  # type: ignore[override]
+        return self.l2.lock_lease
+
     def hit_path(
         self,
         namespace: str | None,
@@ -173,20 +207,27 @@ class TieredBackend(CacheBackend):
         entry = self.l1.get_nowait(key, namespace, headers=headers)
         if entry is not None:
             return entry
-        target = (self._name(namespace), key)
-        if (self._invalidating or self._unsent) and self._unsettled(target):
+        name = self._name(namespace)
+        if (self._invalidating or self._unsent) and self._unsettled((name, _KEY, key)):
             return None  # invalidated here and not yet in Redis: what Redis holds is old
         read = _Read(self._listening)
-        reads = self._reads.setdefault(target, [])
+        reads = self._reads.setdefault((name, key), [])
         reads.append(read)
         try:
             entry = await self.l2.get(key, namespace, headers=headers)
         finally:
             reads.remove(read)
-            if not reads and self._reads.get(target) is reads:
-                del self._reads[target]
+            if not reads and self._reads.get((name, key)) is reads:
+                del self._reads[(name, key)]
+        if (
+            entry is not None
+            and entry.tags
+            and (self._invalidating or self._unsent)
+            and self._tags_unsettled(name, entry.tags)
+        ):
+            return None  # a tag it carries was invalidated here, not yet in Redis
         if entry is not None:
-            if read.fill:
+            if read.may_fill(entry):
                 self.l1.set_nowait(key, entry, namespace=namespace, ttl=self._l1_ttl_for(entry))
                 self._counters["l1_fills"] += 1
             else:
@@ -204,7 +245,7 @@ class TieredBackend(CacheBackend):
         self._ensure_listener()
         # A read of this key still in flight began before this store: its
         # answer must not replace this one in L1.
-        self._withhold((self._name(namespace), key))
+        self._withhold(self._name(namespace), key)
         l1_ttl = min(ttl or self.l1_ttl, self.l1_ttl)
         if not self._listening:
             l1_ttl = min(l1_ttl, self._suspect_ttl)
@@ -222,12 +263,33 @@ class TieredBackend(CacheBackend):
         worker's L1. If Redis does not take it, the local removal stands, the
         rest is retried in the background, and the count is this worker's."""
         self._ensure_listener()
-        return await self._invalidate((self._name(namespace), key))
+        return await self._invalidate([(self._name(namespace), _KEY, key)])
 
     async def clear(self, namespace: str | None = None) -> int:
         """Remove a namespace everywhere; Redis failing is handled as in :meth:`delete`."""
         self._ensure_listener()
-        return await self._invalidate((self._name(namespace), _CLEAR))
+        return await self._invalidate([(self._name(namespace), _CLEAR, "")])
+
+    async def invalidate_tags(
+        self, tags: Sequence[str], namespace: str | None = None, *, soft: bool = False
+    ) -> int:
+        """Invalidate the tags in this worker's L1, in Redis and in every
+        worker's L1 (hard: removed; soft: marked stale in each tier); Redis
+        failing is handled as in :meth:`delete`. Returns the larger of the
+        counts of this worker's L1 and of Redis."""
+        self._ensure_listener()
+        kind = _SOFT_TAG if soft else _TAG
+        name = self._name(namespace)
+        targets = [(name, kind, tag) for tag in normalized_tags(tags)]
+        return await self._invalidate(targets) if targets else 0
+
+    async def acquire(self, key: str, namespace: str | None = None) -> LockHandle | None:
+        """The shared tier's lock of ``key`` (see :meth:`RedisBackend.acquire`)."""
+        return await self.l2.acquire(key, namespace)
+
+    async def wait_released(self, key: str, namespace: str | None, timeout: float) -> bool:
+        """See :meth:`RedisBackend.wait_released`."""
+        return await self.l2.wait_released(key, namespace, timeout)
 
     def stats(self) -> dict[str, Any]:
         return {
@@ -258,42 +320,53 @@ class TieredBackend(CacheBackend):
 
     # -- invalidations sent ---------------------------------------------------
 
-    async def _invalidate(self, target: _Target) -> int:
-        removed = await self._drop(target)
+    async def _invalidate(self, targets: list[_Target]) -> int:
+        """``targets``: one key, one clear, or the tags of one call (one kind)."""
+        removed = await self._drop(targets)
         start = self._next_serial()
-        self._invalidating[target] = self._invalidating.get(target, 0) + 1
+        for target in targets:
+            self._invalidating[target] = self._invalidating.get(target, 0) + 1
         try:
-            removed = max(removed, await self._send(target))
+            removed = max(removed, await self._send(targets))
         except asyncio.CancelledError:
-            self._defer(target)
+            self._defer(targets)
             raise
         except Exception:
-            self._defer(target)
+            self._defer(targets)
             self._log.warning(
                 "invalidation_deferred",
                 "the shared tier did not take a cache invalidation: applied to this "
                 "worker's L1, sent again in the background",
             )
         else:
-            self._sent(target, start)
+            for target in targets:
+                self._sent(target, start)
         finally:
-            left = self._invalidating[target] - 1
-            if left:
-                self._invalidating[target] = left
-            else:
-                del self._invalidating[target]
+            for target in targets:
+                left = self._invalidating[target] - 1
+                if left:
+                    self._invalidating[target] = left
+                else:
+                    del self._invalidating[target]
         return removed
 
-    async def _send(self, target: _Target) -> int:
+    async def _send(self, targets: list[_Target]) -> int:
         """Applies an invalidation to Redis and tells the other workers."""
         if not self.l2.breaker.allows():
             raise _SharedTierUnavailable("the shared tier's circuit breaker is open")
-        name, key = target
-        if key == _CLEAR:
+        name, kind, key = targets[0]
+        fields: dict[str, Any]
+        if kind == _CLEAR:
             removed = await self.l2.clear(name)
-        else:
+            fields = {"key": _CLEAR_KEY}
+        elif kind == _KEY:
             removed = await self.l2.delete(key, name)
-        message = json.dumps({"origin": self._origin, "namespace": name, "key": key})
+            fields = {"key": key}
+        else:
+            tags = [tag for _, _, tag in targets]
+            removed = await self.l2.invalidate_tags(tags, name, soft=kind == _SOFT_TAG)
+            fields = {"tags": tags, "soft": kind == _SOFT_TAG}
+        message = json.dumps({"origin": self._origin, "namespace": name, **fields})
         await self.l2.client.publish(self.channel, message)
         return removed
 
@@ -302,7 +375,7 @@ class TieredBackend(CacheBackend):
         return self._serial
 
     def _unsettled(self, target: _Target) -> bool:
-        whole = (target[0], _CLEAR)
+        whole = (target[0], _CLEAR, "")
         return (
             target in self._invalidating
             or target in self._unsent
@@ -310,17 +383,26 @@ class TieredBackend(CacheBackend):
             or whole in self._unsent
         )
 
-    def _defer(self, target: _Target) -> None:
+    def _tags_unsettled(self, name: str, tags: Sequence[str]) -> bool:
+        return any(
+            (name, kind, tag) in pending
+            for tag in tags
+            for kind in (_TAG, _SOFT_TAG)
+            for pending in (self._invalidating, self._unsent)
+        )
+
+    def _defer(self, targets: list[_Target]) -> None:
         self._counters["invalidations_deferred"] += 1
-        if target[1] == _CLEAR:  # it covers what is pending in its namespace
-            for pending in [t for t in self._unsent if t[0] == target[0]]:
-                del self._unsent[pending]
-        self._unsent.pop(target, None)
-        self._unsent[target] = self._next_serial()
+        for target in targets:
+            if target[1] == _CLEAR:  # it covers what is pending in its namespace
+                for pending in [t for t in self._unsent if t[0] == target[0]]:
+                    del self._unsent[pending]
+            self._unsent.pop(target, None)
+            self._unsent[target] = self._next_serial()
         if len(self._unsent) > self._retry_limit:
             # Bounded: what is pending becomes clears of its namespaces.
-            names = dict.fromkeys(name for name, _ in self._unsent)
-            self._unsent = {(name, _CLEAR): self._next_serial() for name in names}
+            names = dict.fromkeys(name for name, _, _ in self._unsent)
+            self._unsent = {(name, _CLEAR, ""): self._next_serial() for name in names}
             logger.warning(
                 "more than %d cache invalidations are waiting for Redis: "
                 "their namespaces will be cleared instead",
@@ -330,10 +412,14 @@ class TieredBackend(CacheBackend):
 
     def _sent(self, target: _Target, start: int) -> None:
         """``target`` reached Redis and the channel after ``start``: what was
-        pending for it (or, for a clear, in its namespace) before is done."""
-        name, key = target
+        pending for it (or, for a clear, in its namespace; for a hard tag, its
+        soft one) before is done."""
+        name, kind, key = target
+        covered = {target}
+        if kind == _TAG:
+            covered.add((name, _SOFT_TAG, key))
         for pending, serial in list(self._unsent.items()):
-            if serial < start and (pending == target or (key == _CLEAR and pending[0] == name)):
+            if serial < start and (pending in covered or (kind == _CLEAR and pending[0] == name)):
                 del self._unsent[pending]
 
     def _start_retrier(self) -> None:
@@ -358,7 +444,7 @@ class TieredBackend(CacheBackend):
                 continue  # sent or replaced meanwhile
             start = self._next_serial()
             try:
-                await self._send(target)
+                await self._send([target])
             except Exception:
                 logger.debug("sending a pending cache invalidation failed", exc_info=True)
                 return  # Redis is still unavailable: try again later
@@ -439,15 +525,16 @@ class TieredBackend(CacheBackend):
     async def _apply(self, data: bytes | str) -> None:
         try:
             message = json.loads(data)
-            namespace, key = message["namespace"], message["key"]
-        except (ValueError, KeyError, TypeError):
+            namespace = message["namespace"]
+            if not (namespace is None or isinstance(namespace, str)):
+                return
+            targets = _targets_of(message, self._name(namespace))
+        except (ValueError, KeyError, TypeError, AttributeError):
             return  # not ours
-        if message.get("origin") == self._origin:
-            return
-        if not isinstance(key, str) or not (namespace is None or isinstance(namespace, str)):
+        if message.get("origin") == self._origin or not targets:
             return
         self._counters["invalidations_received"] += 1
-        await self._drop((self._name(namespace), key))
+        await self._drop(targets)
 
     # -- L1 ------------------------------------------------------------------------
 
@@ -455,21 +542,29 @@ class TieredBackend(CacheBackend):
         # None is the root namespace, for both tiers.
         return namespace if namespace is not None else (self.namespace or "")
 
-    async def _drop(self, target: _Target) -> int:
-        """Removes an invalidated key (or namespace) from L1, and keeps the
-        Redis reads of it in flight from putting it back."""
-        name, key = target
-        if key == _CLEAR:
-            for reads_target, reads in self._reads.items():
-                if reads_target[0] == name:
+    async def _drop(self, targets: list[_Target]) -> int:
+        """Applies an invalidation to L1 (a key or namespace removed, tags
+        removed or softened), and keeps the Redis reads in flight that it
+        covers from putting what they read into L1."""
+        name, kind, key = targets[0]
+        if kind == _CLEAR:
+            for (read_name, _), reads in self._reads.items():
+                if read_name == name:
                     for read in reads:
                         read.fill = False
             return await self.l1.clear(name)
-        self._withhold(target)
-        return await self.l1.delete(key, name)
+        if kind == _KEY:
+            self._withhold(name, key)
+            return await self.l1.delete(key, name)
+        tags = [tag for _, _, tag in targets]
+        for (read_name, _), reads in self._reads.items():
+            if read_name == name:
+                for read in reads:
+                    read.tags.update(tags)
+        return self.l1.invalidate_tags_nowait(tags, name, soft=kind == _SOFT_TAG)
 
-    def _withhold(self, target: _Target) -> None:
-        for read in self._reads.get(target, ()):
+    def _withhold(self, name: str, key: str) -> None:
+        for read in self._reads.get((name, key), ()):
             read.fill = False
 
     def _withhold_all(self) -> None:
@@ -482,6 +577,21 @@ class TieredBackend(CacheBackend):
             return self.l1_ttl
         remaining = entry.lifetime - (time.time() - entry.stored_at)
         return max(0.001, min(remaining, self.l1_ttl))
+
+
+def _targets_of(message: dict[str, Any], name: str) -> list[_Target]:
+    """The targets of a message: a key (``"*"``: a clear) or tags; raises
+    TypeError or KeyError for a message that is not ours."""
+    if "tags" in message:
+        tags, soft = message["tags"], message.get("soft", False)
+        if not isinstance(tags, list) or not isinstance(soft, bool):
+            raise TypeError("not a tag invalidation")
+        kind = _SOFT_TAG if soft else _TAG
+        return [(name, kind, tag) for tag in normalized_tags(tags)]
+    key = message["key"]
+    if not isinstance(key, str):
+        raise TypeError("not a key invalidation")
+    return [_key_target(name, key)]
 
 
 async def _stop(task: asyncio.Task[None] | None) -> None:
