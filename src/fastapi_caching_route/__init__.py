@@ -12,11 +12,13 @@ from ._types import (
     CacheParamsBase,
     KeyBuilder,
     RouteHandler,
+    TagsBuilder,
 )
 from .backends import (
     AiocacheBackend,
     CacheBackend,
     CircuitBreaker,
+    LockHandle,
     MemoryBackend,
     RedisBackend,
     TieredBackend,
@@ -38,10 +40,12 @@ __all__ = [
     "CircuitBreaker",
     "FastAPICache",
     "KeyBuilder",
+    "LockHandle",
     "MemoryBackend",
     "RedisBackend",
     "RouteHandler",
     "StoredResponse",
+    "TagsBuilder",
     "TieredBackend",
     "__version__",
 ]

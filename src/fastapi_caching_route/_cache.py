@@ -20,12 +20,19 @@ from ._config import (
     validate_max_age,
     validate_methods,
     validate_namespace,
+    validate_tags,
     validate_ttl,
 )
 from ._entry import StoredResponse
 from ._log import RateLimitedLog
 from ._refresh import Refreshes
-from ._types import DEFAULT_ACCEPTED_STATUS_CODES, CachedResponse, CacheParamsBase, KeyBuilder
+from ._types import (
+    DEFAULT_ACCEPTED_STATUS_CODES,
+    CachedResponse,
+    CacheParamsBase,
+    KeyBuilder,
+    TagsBuilder,
+)
 from .backends.aiocache import AiocacheBackend, is_aiocache_cache
 from .backends.base import CacheBackend, validate_max_variants
 from .backends.memory import MemoryBackend
@@ -94,6 +101,7 @@ class FastAPICache:
     """
 
     __slots__ = (
+        "__weakref__",
         "_cache_header",
         "_cache_header_hit",
         "_cache_header_miss",
@@ -109,18 +117,21 @@ class FastAPICache:
         "heuristic_freshness",
         "heuristic_max_age",
         "hit_header",
+        "invalidate_on_unsafe",
         "keep_stale",
         "log",
         "max_background_refreshes",
         "max_body_bytes",
         "max_key_length",
         "miss_header",
+        "namespaces",
         "refreshes",
         "shared_cache_freshness",
         "stale_header",
         "stale_if_error",
         "stale_while_revalidate",
         "strip_cdn_cache_control",
+        "tag_header",
     )
 
     def __init__(
@@ -150,6 +161,8 @@ class FastAPICache:
         stale_while_revalidate: float | None = None,
         stale_if_error: float | None = None,
         max_background_refreshes: int = 16,
+        invalidate_on_unsafe: bool = True,
+        tag_header: str | None = None,
     ) -> None:
         if namespace_policy not in ("concat", "replace"):
             raise ValueError(
@@ -192,6 +205,7 @@ class FastAPICache:
             raise ValueError(f"coalesce_timeout must be positive, got {coalesce_timeout!r}")
         self.coalesce_timeout = float(coalesce_timeout)
         self.keep_stale = _seconds("keep_stale", keep_stale, allow_zero=True)
+        self.backend.keep_stale = self.keep_stale  # soft tag invalidations keep entries as long
         self.stale_while_revalidate = _optional_seconds(
             "stale_while_revalidate", stale_while_revalidate
         )
@@ -206,6 +220,14 @@ class FastAPICache:
             )
         self.max_background_refreshes = max_background_refreshes
         self.refreshes = Refreshes(max_background_refreshes)
+        if tag_header is not None and (
+            not isinstance(tag_header, str) or not is_header_token(tag_header)
+        ):
+            raise ValueError(f"tag_header must be a header name or None, got {tag_header!r}")
+        self.tag_header = tag_header
+        # The namespaces its routes store in: tag invalidations reach each.
+        self.namespaces: set[str | None] = {None}
+        self.invalidate_on_unsafe = validate_flag("invalidate_on_unsafe", invalidate_on_unsafe)
         self.shared_cache_freshness = validate_flag(
             "shared_cache_freshness", shared_cache_freshness
         )
@@ -253,6 +275,7 @@ class FastAPICache:
         cached_methods: Iterable[str] | None = None,
         stale_while_revalidate: float | None = None,
         stale_if_error: float | None = None,
+        tags: Sequence[str] | TagsBuilder | None = None,
     ) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
         """Mark an endpoint for caching by :class:`CachingRoute`.
 
@@ -292,6 +315,10 @@ class FastAPICache:
         raises or answers 5xx is replaced by the stale entry. Both default to
         the cache's settings, else to the response's own ``Cache-Control``
         directives of the same names; ``must-revalidate`` forbids both.
+
+        ``tags`` (surrogate keys) label the stored responses for
+        :meth:`invalidate_tags`: a list of strings, or a function of the
+        request (sync or async) returning them.
 
         ``cached_methods`` limits caching to those methods (e.g. ``("GET",)`` on
         a route that serves several); others pass through.
@@ -333,7 +360,9 @@ class FastAPICache:
                 "stale_while_revalidate", stale_while_revalidate
             ),
             stale_if_error=_optional_seconds("stale_if_error", stale_if_error),
+            tags=validate_tags(tags),
         )
+        self.namespaces.add(self.prepare_cache_params(params).get("namespace"))
 
         def decorator(endpoint: Callable[_P, _T]) -> Callable[_P, _T]:
             try:
@@ -372,6 +401,48 @@ class FastAPICache:
     async def clear(self, namespace: str | None = None) -> int:
         """Delete every entry of a (prepared) namespace; returns how many."""
         return await self.backend.clear(namespace)
+
+    async def invalidate_tags(self, *tags: str, soft: bool = False) -> int:
+        """Invalidate every entry carrying one of ``tags``, in every namespace of
+        this cache's routes and on every worker its backend reaches; returns
+        how many entries were removed, or with ``soft=True`` marked stale (they
+        are then served stale within their stale-while-revalidate window while
+        one refresh runs, and revalidated or missed otherwise).
+
+        ```py
+        @cache(tags=["products"])
+        @router.get("/products")
+        def products() -> list[Product]: ...
+
+        await cache.invalidate_tags("products")
+        ```
+        """
+        for tag in tags:
+            if not isinstance(tag, str) or not tag:
+                raise TypeError(f"tags must be non-empty str, got {tag!r}")
+        validate_flag("soft", soft)
+        if not tags:
+            return 0
+        removed = 0
+        for namespace in list(self.namespaces):
+            removed += await self.backend.invalidate_tags(list(tags), namespace, soft=soft)
+        self.counters["soft_tag_invalidations" if soft else "tag_invalidations"] += 1
+        self.counters["tag_invalidated_entries"] += removed
+        return removed
+
+    async def invalidate_after_write(self, tags: Sequence[str]) -> None:
+        """RFC 9111 section 4.4, called after an unsafe request succeeded; a
+        backend failure is logged, never the request's."""
+        try:
+            removed = 0
+            for namespace in list(self.namespaces):
+                removed += await self.backend.invalidate_tags(list(tags), namespace, soft=False)
+        except Exception:
+            self.counters["invalidation_errors"] += 1
+            self.log.warning("invalidation_errors", "invalidation after a write failed")
+            return
+        self.counters["unsafe_invalidations"] += 1
+        self.counters["unsafe_invalidated_entries"] += removed
 
     def prepare_cache_params(self, cache_params: CacheParamsBase) -> CacheParamsBase:
         """Resolve a route's parameters for the backend (applies the namespace policy)."""

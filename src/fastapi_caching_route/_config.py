@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from fastapi.params import Depends
 
-from ._types import CacheParamsBase, KeyBuilder
+from ._types import CacheParamsBase, KeyBuilder, TagsBuilder
 
 if TYPE_CHECKING:
     from ._cache import FastAPICache
@@ -37,6 +37,8 @@ class RouteCacheConfig:
     # RFC 5861 windows of the route; None: the cache's, else the response's.
     stale_while_revalidate: float | None = None
     stale_if_error: float | None = None
+    # Static tags, or a function of the request returning them.
+    tags: tuple[str, ...] | TagsBuilder = ()
 
 
 def validate_ttl(ttl: object) -> float | None:
@@ -106,6 +108,19 @@ def validate_methods(methods: object) -> frozenset[str]:
     if not result:
         raise ValueError("cached_methods must not be empty; pass None for every method")
     return frozenset(result)
+
+
+def validate_tags(tags: object) -> tuple[str, ...] | TagsBuilder:
+    if tags is None:
+        return ()
+    if callable(tags):
+        return tags
+    if isinstance(tags, (str, bytes)) or not isinstance(tags, Sequence | set | frozenset):
+        raise TypeError("tags must be a sequence of str or a function of the request")
+    for tag in tags:
+        if not isinstance(tag, str) or not tag:
+            raise ValueError(f"tags must be non-empty str, got {tag!r}")
+    return tuple(dict.fromkeys(tags))
 
 
 def validate_namespace(namespace: object) -> str | None:

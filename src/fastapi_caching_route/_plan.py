@@ -286,9 +286,27 @@ class CachePlan:
     async def _ask(
         self, request: Request, original: RouteHandler, key: str, stale: StoredResponse | None
     ) -> Response:
-        if stale is None:
+        if stale is not None:
+            return await self._revalidate(request, original, key, stale)
+        if not self.backend.lock:
             return await storing.store(self, await original(request), key, request)
-        return await self._revalidate(request, original, key, stale)
+        # One endpoint call across workers (RedisBackend(lock=True)): the
+        # worker holding the key's lease runs it; the others wait for it.
+        lock = await self.backend.acquire(key, self.namespace)
+        if lock is None:
+            scope = request.scope
+            if await self.backend.wait_released(key, self.namespace, self.cache.coalesce_timeout):
+                found = await self._find(
+                    key, scope, _request_headers(scope["headers"]), False, False
+                )
+                if isinstance(found, Response):
+                    return found
+            self.cache.counters["lock_fell_through"] += 1
+            return await storing.store(self, await original(request), key, request)
+        try:
+            return await storing.store(self, await original(request), key, request)
+        finally:
+            await lock.release()
 
     async def _revalidate(
         self, request: Request, original: RouteHandler, key: str, stale: StoredResponse

@@ -12,7 +12,9 @@ from starlette.types import Receive, Scope, Send
 
 from ._config import CACHE_CONFIG_ATTR, RouteCacheConfig
 from ._fastlane import ROUTES_BY_METHOD_AND_PATH
+from ._invalidation import SAFE_METHODS, invalidate_after_write
 from ._plan import CachePlan
+from ._responses import ReplayResponse
 from ._types import RouteHandler
 
 _effective_route_context_var: Any
@@ -109,8 +111,12 @@ class _CachingHandler:
     async def __call__(self, request: Request) -> Response:
         config = getattr(self._endpoint, CACHE_CONFIG_ATTR, None)
         if not isinstance(config, RouteCacheConfig):
-            return await self._original(request)
-        plan = self._plan
-        if plan is None or plan.config is not config:
-            plan = self._plan = CachePlan(config, self._path, self._dependant, self._overrides)
-        return await plan.handle(request, self._original)
+            response = await self._original(request)
+        else:
+            plan = self._plan
+            if plan is None or plan.config is not config:
+                plan = self._plan = CachePlan(config, self._path, self._dependant, self._overrides)
+            response = await plan.handle(request, self._original)
+        if request.scope["method"] not in SAFE_METHODS and not isinstance(response, ReplayResponse):
+            await invalidate_after_write(request.scope, response)
+        return response

@@ -6,6 +6,7 @@ decides on from the response and hands the entry to the backend.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +16,7 @@ from starlette.responses import StreamingResponse
 
 from . import _core
 from ._entry import RawHeaders, StoredResponse, without_age
+from ._invalidation import path_tag
 from ._responses import store_when_complete
 
 if TYPE_CHECKING:
@@ -102,6 +104,14 @@ async def store(plan: CachePlan, response: Response, key: str, request: Request)
         return response
     if cache.strip_cdn_cache_control and "cdn-cache-control" in headers:
         del headers["cdn-cache-control"]
+    try:
+        tags = await tags_of(plan, request)
+    except Exception:  # as a key that cannot be built: served, not stored
+        plan.failed("tag_errors", "computing the route's tags failed; response not stored")
+        return response
+    if cache.tag_header is not None and len(tags) > 1:
+        separator = ", " if cache.tag_header.lower() == "cache-tag" else " "
+        headers[cache.tag_header] = separator.join(tags[1:])
 
     secondary = _core.secondary_key(vary_names, scope["headers"]) if vary_names else ""
     variant = (tuple(vary_names), secondary)
@@ -122,7 +132,7 @@ async def store(plan: CachePlan, response: Response, key: str, request: Request)
             if not any(name == b"etag" for name, _ in complete):
                 complete += ((b"etag", _core.etag_for_body(body).encode("latin-1")),)
             complete += ((b"content-length", b"%d" % len(body)),)
-            await put(plan, key, response, complete, body, timing, variant)
+            await put(plan, key, response, complete, body, timing, variant, tags)
 
         def too_large() -> None:
             counters["not_stored_body_too_large"] += 1
@@ -139,7 +149,7 @@ async def store(plan: CachePlan, response: Response, key: str, request: Request)
     if "content-length" not in headers:
         extra = ((b"content-length", b"%d" % len(body)),)
     fields = _storable((*response.raw_headers, *extra))
-    if await put(plan, key, response, fields, body, timing, variant):
+    if await put(plan, key, response, fields, body, timing, variant, tags):
         cache.set_cache_header(headers, hit=False)
         scope[STATUS_KEY] = scope.get(STATUS_KEY, "fwd=uri-miss") + "; stored"
     return response
@@ -153,6 +163,7 @@ async def put(
     body: bytes,
     timing: tuple[float, float, float, bool, bool, bool, bool, float, float],
     variant: tuple[tuple[str, ...], str],
+    tags: tuple[str, ...] = (),
 ) -> bool:
     last_modified = _core.parse_http_date(response.headers.get("last-modified", ""), int(timing[0]))
     entry = StoredResponse.from_timing(
@@ -164,6 +175,7 @@ async def put(
         timing,
         vary=variant[0],
         secondary=variant[1],
+        tags=tags,
     )
     return await put_entry(plan, key, entry)
 
@@ -198,7 +210,26 @@ def refreshed(plan: CachePlan, entry: StoredResponse, not_modified: Response) ->
         timing,
         vary=entry.vary,
         secondary=entry.secondary,
+        tags=entry.tags,
     )
+
+
+async def tags_of(plan: CachePlan, request: Request) -> tuple[str, ...]:
+    """The entry's tags: its target path first (RFC 9111 section 4.4's
+    invalidation finds it by that), then the route's."""
+    route_tags = plan.config.tags
+    if callable(route_tags):
+        computed: Any = route_tags(request)
+        if inspect.isawaitable(computed):
+            computed = await computed
+        if isinstance(computed, (str, bytes)):
+            raise TypeError("a tags function must return an iterable of str, not one str")
+        found = tuple(computed)
+        for tag in found:
+            if not isinstance(tag, str) or not tag:
+                raise TypeError(f"tags must be non-empty str, got {tag!r}")
+        route_tags = found
+    return tuple(dict.fromkeys((path_tag(request.scope["path"]), *route_tags)))
 
 
 def _add_validators(

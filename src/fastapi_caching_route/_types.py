@@ -1,6 +1,6 @@
 """Public typing names (the ones release 0.6.0 documented) and shared constants."""
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from typing import Any
 
 from fastapi import Request, Response
@@ -13,6 +13,10 @@ KeyBuilder = Callable[[Request], str]
 
 RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
 """What ``APIRoute.get_route_handler`` returns."""
+
+TagsBuilder = Callable[[Request], Iterable[str] | Awaitable[Iterable[str]]]
+"""Computes the tags (surrogate keys) of a request's stored response."""
+
 
 DEFAULT_ACCEPTED_STATUS_CODES: frozenset[int] = frozenset({HTTP_200_OK})
 

@@ -255,3 +255,31 @@ async def test_the_lock_on_the_cluster(cluster_url: str) -> None:
     assert second.stats()["lock_busy"] == 6
     await first.close()
     await second.close()
+
+
+async def test_one_endpoint_call_across_two_workers_on_the_cluster(cluster_url: str) -> None:
+    import asyncio
+
+    calls: list[int] = []
+    apps = []
+    backends = []
+    for _ in range(2):
+        backend = RedisBackend(RedisCluster.from_url(cluster_url), lock=True, lock_lease=5.0)
+        backends.append(backend)
+        router = caching_router()
+        cache = FastAPICache(backend)
+
+        @cache(ttl=60)
+        @router.get("/cold")
+        async def cold() -> dict[str, int]:
+            calls.append(1)
+            await asyncio.sleep(0.3)
+            return {"calls": len(calls)}
+
+        apps.append(make_app(router))
+    async with open_client(apps[0]) as a, open_client(apps[1]) as b:
+        responses = await asyncio.gather(*(c.get("/cold") for c in (a, b) * 10))
+    for backend in backends:
+        await backend.close()
+    assert all(r.status_code == 200 for r in responses)
+    assert len(calls) == 1
