@@ -9,6 +9,7 @@ from typing import Any, Literal, ParamSpec, TypeVar
 
 from fastapi.params import Depends
 from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp
 
 from ._config import (
     CACHE_CONFIG_ATTR,
@@ -23,6 +24,7 @@ from ._config import (
     validate_tags,
     validate_ttl,
 )
+from ._edge import EdgeLane
 from ._entry import StoredResponse
 from ._log import RateLimitedLog
 from ._refresh import Refreshes
@@ -276,6 +278,7 @@ class FastAPICache:
         stale_while_revalidate: float | None = None,
         stale_if_error: float | None = None,
         tags: Sequence[str] | TagsBuilder | None = None,
+        edge: bool = False,
     ) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
         """Mark an endpoint for caching by :class:`CachingRoute`.
 
@@ -320,6 +323,9 @@ class FastAPICache:
         :meth:`invalidate_tags`: a list of strings, or a function of the
         request (sync or async) returning them.
 
+        ``edge=True`` lets :meth:`edge` answer the route's hits before the app's
+        middleware.
+
         ``cached_methods`` limits caching to those methods (e.g. ``("GET",)`` on
         a route that serves several); others pass through.
 
@@ -361,6 +367,7 @@ class FastAPICache:
             ),
             stale_if_error=_optional_seconds("stale_if_error", stale_if_error),
             tags=validate_tags(tags),
+            edge=validate_flag("edge", edge),
         )
         self.namespaces.add(self.prepare_cache_params(params).get("namespace"))
 
@@ -401,6 +408,25 @@ class FastAPICache:
     async def clear(self, namespace: str | None = None) -> int:
         """Delete every entry of a (prepared) namespace; returns how many."""
         return await self.backend.clear(namespace)
+
+    def edge(self, app: ASGIApp) -> ASGIApp:
+        """Wrap ``app`` so that hits of routes marked ``@cache(edge=True)`` are
+        answered before its middleware stack -- the fastest answer there is,
+        for users who accept that their middleware does not see those hits.
+
+        ```py
+        app = FastAPI(middleware=[...])
+        app.include_router(router)
+        app = cache.edge(app)  # serve this object (uvicorn main:app)
+        ```
+
+        It skips, for those hits only: every middleware (CORS, authentication,
+        sessions, GZip, TrustedHost, HTTPS redirects, your own), and the app's
+        exception handlers. Routes with early dependencies or a custom key
+        builder, requests a middleware rewrote, and apps with Host routes or
+        custom route matching are never answered there.
+        """
+        return EdgeLane(app)
 
     async def invalidate_tags(self, *tags: str, soft: bool = False) -> int:
         """Invalidate every entry carrying one of ``tags``, in every namespace of

@@ -22,6 +22,7 @@ from . import _fastlane as fastlane
 from . import _storing as storing
 from ._config import RouteCacheConfig
 from ._early import EARLY_RESPONSE_KEY, EarlyDependencies, merge_early_response
+from ._edge import SEEN_KEY
 from ._entry import StoredResponse
 from ._fastlane import EARLY_PASSED_KEY, MISSED_KEY
 from ._flight import SingleFlight, wait_for_leader
@@ -153,7 +154,7 @@ class CachePlan:
     ) -> Response:
         scope = request.scope
         counters = self.cache.counters
-        if self.lane is not False:
+        if self.lane is not False or self.config.edge:
             self._offer_to_lane(scope)
 
         head = scope["method"] == "HEAD"
@@ -351,6 +352,8 @@ class CachePlan:
         cache, or None to let routing run (a miss is remembered so it is not
         repeated)."""
         assert self.hit_path is not None
+        if self.config.edge and SEEN_KEY in scope:
+            self._teach_edge(scope)
         try:
             found = self.hit_path.answer(scope, time.time())
         except Exception:  # the route's own lookup logs it and serves uncached
@@ -534,7 +537,17 @@ class CachePlan:
             self.cache.counters["stale_answers"] += 1
         return ReplayResponse(status, fields, body)
 
+    def _teach_edge(self, scope: Scope) -> None:
+        # The edge lane (cache.edge(app)) answers this route's hits once it has
+        # seen routing (or the fast lane) send it one of its paths.
+        if self.hit_path is not None and self.early is None and self.config.key_builder is None:
+            seen = scope.get(SEEN_KEY)
+            if seen is not None:
+                seen[0].learn(scope, self)
+
     def _offer_to_lane(self, scope: Scope) -> None:
+        if self.config.edge:
+            self._teach_edge(scope)
         if self.lane is None:
             eligible = (
                 self.cache.fast_lane
