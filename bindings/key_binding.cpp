@@ -33,10 +33,40 @@ std::string_view bytes_view(PyObject* obj, const char* what) {
   return {PyBytes_AS_STRING(obj), static_cast<std::size_t>(PyBytes_GET_SIZE(obj))};
 }
 
+namespace {
+
+// Scope keys as interned str objects, made once: PyDict_GetItemString would
+// build and hash a new str on every lookup (several per hit). Module-lifetime
+// constants, never released (releasing at exit could run after the interpreter).
+PyObject* interned(const char* name) {
+  PyObject* key = PyUnicode_InternFromString(name);
+  if (!key) throw nb::python_error();
+  return key;
+}
+
+PyObject* scope_key(const char* name) {
+  static PyObject* const headers = interned("headers");
+  static PyObject* const method = interned("method");
+  static PyObject* const path = interned("path");
+  static PyObject* const query_string = interned("query_string");
+  const std::string_view n(name);
+  if (n == "headers") return headers;
+  if (n == "method") return method;
+  if (n == "path") return path;
+  if (n == "query_string") return query_string;
+  return nullptr;
+}
+
+}  // namespace
+
 PyObject* scope_item(PyObject* scope, const char* name) {
-  PyObject* item = PyDict_GetItemString(scope, name);  // borrowed
-  if (!item) throw nb::key_error(name);
-  return item;
+  PyObject* key = scope_key(name);
+  PyObject* item = key ? PyDict_GetItemWithError(scope, key) : PyDict_GetItemString(scope, name);
+  if (!item) {
+    if (PyErr_Occurred()) throw nb::python_error();
+    throw nb::key_error(name);
+  }
+  return item;  // borrowed
 }
 
 std::vector<HeaderView> header_views(PyObject* headers) {
@@ -81,7 +111,8 @@ std::string_view any_str_view(PyObject* obj, const char* what, nb::object& holde
 }
 
 std::string_view scope_query(PyObject* scope) {
-  PyObject* query_obj = PyDict_GetItemString(scope, "query_string");
+  PyObject* query_obj = PyDict_GetItemWithError(scope, scope_key("query_string"));
+  if (!query_obj && PyErr_Occurred()) throw nb::python_error();
   return query_obj ? bytes_view(query_obj, "scope['query_string'] must be bytes") : std::string_view{};
 }
 
