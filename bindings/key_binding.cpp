@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "bindings.hpp"
+#include "fcr/encoding.hpp"
 #include "fcr/hash.hpp"
 #include "fcr/http.hpp"
 #include "fcr/key.hpp"
@@ -148,9 +149,9 @@ std::string canonical_from_parts(const KeySpec& spec, nb::handle method, nb::han
 
 KeySpec make_key_spec(std::vector<QueryParamSpec> params, std::vector<std::string> headers,
                       std::vector<std::string> cookies, bool all_query, bool all_headers,
-                      bool all_cookies) {
+                      bool all_cookies, bool by_coding, bool br_available) {
   return KeySpec(KeyInputs{std::move(params), std::move(headers), std::move(cookies), all_query,
-                           all_headers, all_cookies});
+                           all_headers, all_cookies, by_coding, br_available});
 }
 
 CredentialSpec make_credentials(std::vector<std::string> headers, std::vector<std::string> cookies,
@@ -186,18 +187,21 @@ void bind_key(nb::module_& m) {
   nb::class_<KeySpec>(m, "KeySpec", "Canonical-key builder for one route.")
       .def("__init__",
            [](KeySpec* self, std::vector<QueryParamSpec> params, std::vector<std::string> headers,
-              std::vector<std::string> cookies, bool all_query, bool all_headers, bool all_cookies) {
+              std::vector<std::string> cookies, bool all_query, bool all_headers, bool all_cookies,
+              bool by_coding, bool br_available) {
              new (self) KeySpec(make_key_spec(std::move(params), std::move(headers),
                                               std::move(cookies), all_query, all_headers,
-                                              all_cookies));
+                                              all_cookies, by_coding, br_available));
            },
            nb::arg("params"), nb::arg("vary_headers"), nb::arg("cookies") = std::vector<std::string>{},
            nb::arg("all_query") = false, nb::arg("all_headers") = false,
-           nb::arg("all_cookies") = false,
+           nb::arg("all_cookies") = false, nb::arg("by_coding") = false,
+           nb::arg("br_available") = false,
            "`params`: declared query parameters; `vary_headers`: header names in the key "
            "(declared header parameters and the route's vary_headers); `cookies`: declared "
            "cookie names; `all_*`: every member of that part (a parameter model that reads "
-           "undeclared members).")
+           "undeclared members); `by_coding`: the key ends with the content coding the "
+           "request's Accept-Encoding gets (' enc=br|gzip|identity').")
       .def("from_scope", &canonical_from_scope, nb::arg("scope"),
            nb::arg("method") = nb::none(),
            nb::sig("def from_scope(self, scope: collections.abc.MutableMapping[str, typing.Any], "
@@ -236,6 +240,16 @@ void bind_key(nb::module_& m) {
       "key_digest",
       [](std::string_view key) { return to_hex(hash128(key)); }, nb::arg("key"),
       "The stable 128-bit digest of a canonical key, as 32 hex digits (shared-store keys).");
+  m.def(
+      "preferred_coding",
+      [](std::optional<std::string_view> accept_encoding, bool br_available) {
+        const http::Coding coding = http::preferred_coding(
+            accept_encoding.value_or(""), accept_encoding.has_value(), br_available);
+        return std::string(http::coding_name(coding));
+      },
+      nb::arg("accept_encoding").none(), nb::arg("br_available"),
+      "'br', 'gzip' or 'identity': the coding a request with this Accept-Encoding (None: "
+      "absent) gets (RFC 9110 section 12.5.3).");
   m.def("parse_query", &parse_query_bytes, nb::arg("query_string"),
         "Decode a raw query string exactly as Starlette's QueryParams does.");
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "fcr/encoding.hpp"
 #include "field_syntax.hpp"
 
 namespace fcr {
@@ -171,7 +172,8 @@ KeySpec::KeySpec(KeyInputs inputs) : inputs_(std::move(inputs)) {
 }
 
 KeySpec::KeySpec(std::vector<QueryParamSpec> params, std::vector<std::string> vary_headers)
-    : KeySpec(KeyInputs{std::move(params), std::move(vary_headers), {}, false, false, false}) {}
+    : KeySpec(KeyInputs{std::move(params), std::move(vary_headers), {}, false, false, false, false,
+                        false}) {}
 
 namespace {
 
@@ -300,6 +302,21 @@ std::string KeySpec::canonical(std::string_view method, std::string_view path, s
       }
       if (!found) declared.item(name, nullptr);
     }
+  }
+
+  if (inputs_.by_coding) {
+    // Only three suffixes, whatever the request spelled: the cache never
+    // fragments by Accept-Encoding. The raw space cannot occur in a component.
+    std::string accept;
+    bool has_field = false;
+    for (const HeaderView& header : headers) {
+      if (!http::detail::iequals(header.first, "accept-encoding")) continue;
+      if (has_field) accept += ", ";
+      accept += header.second;
+      has_field = true;
+    }
+    out += " enc=";
+    out += http::coding_name(http::preferred_coding(accept, has_field, inputs_.br_available));
   }
   return out;
 }

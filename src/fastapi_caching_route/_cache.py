@@ -114,6 +114,7 @@ class FastAPICache:
         "cdn_cache_control",
         "coalesce",
         "coalesce_timeout",
+        "compress",
         "counters",
         "fast_lane",
         "heuristic_freshness",
@@ -165,6 +166,7 @@ class FastAPICache:
         max_background_refreshes: int = 16,
         invalidate_on_unsafe: bool = True,
         tag_header: str | None = None,
+        compress: bool = False,
     ) -> None:
         if namespace_policy not in ("concat", "replace"):
             raise ValueError(
@@ -230,6 +232,7 @@ class FastAPICache:
         # The namespaces its routes store in: tag invalidations reach each.
         self.namespaces: set[str | None] = {None}
         self.invalidate_on_unsafe = validate_flag("invalidate_on_unsafe", invalidate_on_unsafe)
+        self.compress = validate_flag("compress", compress)
         self.shared_cache_freshness = validate_flag(
             "shared_cache_freshness", shared_cache_freshness
         )
@@ -279,6 +282,7 @@ class FastAPICache:
         stale_if_error: float | None = None,
         tags: Sequence[str] | TagsBuilder | None = None,
         edge: bool = False,
+        compress: bool | None = None,
     ) -> Callable[[Callable[_P, _T]], Callable[_P, _T]]:
         """Mark an endpoint for caching by :class:`CachingRoute`.
 
@@ -322,6 +326,13 @@ class FastAPICache:
         ``tags`` (surrogate keys) label the stored responses for
         :meth:`invalidate_tags`: a list of strings, or a function of the
         request (sync or async) returning them.
+
+        ``compress=True`` (default: the cache's ``compress``) stores the body
+        once per content coding -- gzip, and br when the ``brotli`` package is
+        installed -- and answers each client with the coding its
+        ``Accept-Encoding`` prefers (``Content-Encoding``, ``Vary:
+        Accept-Encoding`` and a weak ETag per coding set); hits are never
+        compressed again, by us or by ``GZipMiddleware``.
 
         ``edge=True`` lets :meth:`edge` answer the route's hits before the app's
         middleware.
@@ -368,6 +379,7 @@ class FastAPICache:
             stale_if_error=_optional_seconds("stale_if_error", stale_if_error),
             tags=validate_tags(tags),
             edge=validate_flag("edge", edge),
+            compress=None if compress is None else validate_flag("compress", compress),
         )
         self.namespaces.add(self.prepare_cache_params(params).get("namespace"))
 

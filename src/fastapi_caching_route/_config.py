@@ -37,6 +37,8 @@ class RouteCacheConfig:
     # RFC 5861 windows of the route; None: the cache's, else the response's.
     stale_while_revalidate: float | None = None
     stale_if_error: float | None = None
+    # Store the body once per content coding (None: the cache's default).
+    compress: bool | None = None
     # Hits answered by the edge lane, before the app's middleware (cache.edge(app)).
     edge: bool = False
     # Static tags, or a function of the request returning them.

@@ -81,9 +81,9 @@ class QueryParamSpec:
 class KeySpec:
     """Canonical-key builder for one route."""
 
-    def __init__(self, params: Sequence[QueryParamSpec], vary_headers: Sequence[str], cookies: Sequence[str] = [], all_query: bool = False, all_headers: bool = False, all_cookies: bool = False) -> None:
+    def __init__(self, params: Sequence[QueryParamSpec], vary_headers: Sequence[str], cookies: Sequence[str] = [], all_query: bool = False, all_headers: bool = False, all_cookies: bool = False, by_coding: bool = False, br_available: bool = False) -> None:
         """
-        `params`: declared query parameters; `vary_headers`: header names in the key (declared header parameters and the route's vary_headers); `cookies`: declared cookie names; `all_*`: every member of that part (a parameter model that reads undeclared members).
+        `params`: declared query parameters; `vary_headers`: header names in the key (declared header parameters and the route's vary_headers); `cookies`: declared cookie names; `all_*`: every member of that part (a parameter model that reads undeclared members); `by_coding`: the key ends with the content coding the request's Accept-Encoding gets (' enc=br|gzip|identity').
         """
 
     def from_scope(self, scope: MutableMapping[str, Any], method: str | None = None) -> str:
@@ -125,6 +125,11 @@ class CredentialSpec:
 def key_digest(key: str) -> str:
     """
     The stable 128-bit digest of a canonical key, as 32 hex digits (shared-store keys).
+    """
+
+def preferred_coding(accept_encoding: str | None, br_available: bool) -> str:
+    """
+    'br', 'gzip' or 'identity': the coding a request with this Accept-Encoding (None: absent) gets (RFC 9110 section 12.5.3).
     """
 
 def parse_query(query_string: bytes) -> list[tuple[str, str]]:

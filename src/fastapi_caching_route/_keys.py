@@ -37,7 +37,9 @@ class RouteInputs:
     all_headers: bool = False
     all_cookies: bool = False
 
-    def key_spec(self, vary_headers: tuple[str, ...]) -> _core.KeySpec:
+    def key_spec(
+        self, vary_headers: tuple[str, ...], *, by_coding: bool = False, br: bool = False
+    ) -> _core.KeySpec:
         return _core.KeySpec(
             self.query,
             [*vary_headers, *self.headers],
@@ -45,6 +47,8 @@ class RouteInputs:
             all_query=self.all_query,
             all_headers=self.all_headers,
             all_cookies=self.all_cookies,
+            by_coding=by_coding,
+            br_available=br,
         )
 
 

@@ -17,6 +17,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.dependencies.utils import get_parameterless_sub_dependant
 from starlette.types import Receive, Scope
 
+from . import _compression as compression
 from . import _core
 from . import _fastlane as fastlane
 from . import _storing as storing
@@ -55,6 +56,7 @@ class CachePlan:
     __slots__ = (
         "backend",
         "cache",
+        "compress",
         "config",
         "credentials",
         "early",
@@ -96,9 +98,14 @@ class CachePlan:
         self.early = EarlyDependencies(early, overrides) if early else None
 
         inputs = route_inputs(dependant)
-        self.key_spec = inputs.key_spec(config.vary_headers)
+        self.compress = self.cache.compress if config.compress is None else config.compress
+        self.key_spec = inputs.key_spec(
+            config.vary_headers, by_coding=self.compress, br=compression.BROTLI
+        )
         # Fields already in the primary key need no secondary comparison.
         self.key_headers: list[str] = list(self.key_spec.vary_headers)
+        if self.compress:
+            self.key_headers.append("accept-encoding")  # the key's coding suffix holds it
         self.credentials = _bypass_credentials(config, dependant, inputs, self.key_headers)
         self.lane: bool | None = (
             None  # whether the fast lane serves this route; None: not known yet

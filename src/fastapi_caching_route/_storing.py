@@ -14,6 +14,7 @@ from fastapi import Request, Response
 from starlette.datastructures import MutableHeaders
 from starlette.responses import StreamingResponse
 
+from . import _compression as compression
 from . import _core
 from ._entry import RawHeaders, StoredResponse, without_age
 from ._invalidation import path_tag
@@ -145,14 +146,49 @@ async def store(plan: CachePlan, response: Response, key: str, request: Request)
         counters["not_stored_body_too_large"] += 1
         return response
     _add_validators(plan, response, body, now, timing)
+    coded = plan.compress and compression.compressible(
+        headers.get("content-type"), headers.get("content-encoding"), len(body)
+    )
+    if coded:
+        # The coding is part of the key: downstream caches must know it varies.
+        headers["vary"] = _core.merge_vary(", ".join(headers.getlist("vary")), ["accept-encoding"])
     extra: RawHeaders = ()
     if "content-length" not in headers:
         extra = ((b"content-length", b"%d" % len(body)),)
     fields = _storable((*response.raw_headers, *extra))
-    if await put(plan, key, response, fields, body, timing, variant, tags):
+    if coded:
+        stored = await _put_codings(plan, key, response, fields, body, timing, variant, tags)
+    else:
+        stored = await put(plan, key, response, fields, body, timing, variant, tags)
+    if stored:
         cache.set_cache_header(headers, hit=False)
         scope[STATUS_KEY] = scope.get(STATUS_KEY, "fwd=uri-miss") + "; stored"
     return response
+
+
+async def _put_codings(
+    plan: CachePlan,
+    key: str,
+    response: Response,
+    fields: RawHeaders,
+    body: bytes,
+    timing: tuple[float, float, float, bool, bool, bool, bool, float, float],
+    variant: tuple[tuple[str, ...], str],
+    tags: tuple[str, ...],
+) -> bool:
+    """Store the body once per coding, and answer this client in its own."""
+    base, wanted = compression.coding_of(key)
+    etag = response.headers["etag"]
+    stored = await put(plan, f"{base} enc=identity", response, fields, body, timing, variant, tags)
+    for coding, coder in compression.CODERS.items():
+        coded = coder(body)
+        coded_fields = compression.coded_fields(fields, coding, len(coded), etag)
+        stored = await put(plan, f"{base} enc={coding}", response, coded_fields, coded, timing,
+                           variant, tags) and stored  # fmt: skip
+        if coding == wanted:
+            response.body = coded
+            response.raw_headers[:] = coded_fields  # the miss goes out as its hits will
+    return stored
 
 
 async def put(

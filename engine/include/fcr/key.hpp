@@ -50,6 +50,10 @@ struct KeyInputs {
   bool all_query = false;
   bool all_headers = false;
   bool all_cookies = false;
+  // Responses stored once per content coding (compress=True): the key ends
+  // with the coding the request's Accept-Encoding gets (fcr/encoding.hpp).
+  bool by_coding = false;
+  bool br_available = false;
 };
 
 // Builds canonical keys for one route. Format (every component escaped with
@@ -58,6 +62,7 @@ struct KeyInputs {
 //   [ '?' alias=value ('&' alias=value)* ]      declared query parameters
 //   [ '#' name=value ('&' name=value)* ]        declared headers, one per field line
 //   [ ';' name=value ('&' name=value)* ]        declared cookies, one per occurrence
+//   [ ' enc=' coding ]                          with by_coding: br, gzip or identity
 // Query parameters are sorted by alias; repeated values keep their order; an
 // absent parameter uses its defaults (a None default is the bare alias, an
 // empty list default contributes nothing: a present parameter always has
@@ -83,7 +88,7 @@ class KeySpec {
   // Whether building a key reads the request's header fields.
   bool reads_headers() const noexcept {
     return !inputs_.headers.empty() || !inputs_.cookies.empty() || inputs_.all_headers ||
-           inputs_.all_cookies;
+           inputs_.all_cookies || inputs_.by_coding;
   }
 
  private:
