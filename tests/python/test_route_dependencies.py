@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 from conftest import Calls, MakeCache, as_kind, caching_router, make_app, open_client
-from fastapi import Depends, Header, HTTPException, Response
+from fastapi import Cookie, Depends, Header, HTTPException, Request, Response
 
 pytestmark = pytest.mark.anyio
 
@@ -241,3 +241,85 @@ async def test_an_early_dependency_status_applies_as_fastapi_applies_it(
         hit = await client.get("/status")
     assert (miss.status_code, hit.status_code) == (203, 203)
     assert hit.headers["x-cache"] == "HIT"
+
+
+# --- plain guards are called directly; the rest through FastAPI's solver ---------------
+
+
+@pytest.mark.parametrize("kind", ["def", "async def"])
+async def test_plain_guards_see_path_query_header_cookie_and_request(
+    make_cache: MakeCache, kind: str
+) -> None:
+    seen: list[tuple[str, int, str, str, str]] = []
+
+    def guard(item: str, page: int, request: Request, x_key: str = Header(), sid: str = Cookie()):
+        seen.append((item, page, x_key, sid, request.url.path))
+        if x_key != "k":
+            raise HTTPException(status_code=403)
+
+    cache = make_cache()
+    router = caching_router()
+
+    @cache(dependencies=[Depends(as_kind(kind, guard))])
+    @router.get("/items/{item}")
+    def item(item: str) -> str:
+        return item
+
+    async with open_client(make_app(router)) as client:
+        ok = [
+            await client.get("/items/a?page=2", headers={"x-key": "k", "cookie": "sid=s"})
+            for _ in range(3)
+        ]
+        denied = await client.get("/items/a?page=2", headers={"x-key": "no", "cookie": "sid=s"})
+        invalid = await client.get("/items/a?page=x", headers={"x-key": "k", "cookie": "sid=s"})
+    assert [r.headers["x-cache"] for r in ok] == ["MISS", "HIT", "HIT"]
+    assert seen[0] == ("a", 2, "k", "s", "/items/a")
+    assert len(seen) == 4
+    assert denied.status_code == 403
+    assert invalid.status_code == 422
+    assert invalid.json()["detail"][0]["loc"] == ["query", "page"]
+
+
+async def test_a_guard_listed_twice_runs_once(make_cache: MakeCache) -> None:
+    calls = Calls()
+
+    async def guard() -> None:
+        calls()
+
+    cache = make_cache()
+    router = caching_router()
+
+    @cache(dependencies=[Depends(guard), Depends(guard)])
+    @router.get("/twice")
+    def twice() -> str:
+        return "ok"
+
+    async with open_client(make_app(router)) as client:
+        for _ in range(2):
+            await client.get("/twice")
+    assert calls.count == 2  # once per request, as FastAPI's dependency cache does
+
+
+async def test_yield_and_nested_guards_go_through_fastapi(make_cache: MakeCache) -> None:
+    events: list[str] = []
+
+    async def session() -> Any:
+        events.append("open")
+        yield "s"
+        events.append("close")
+
+    def guard(s: str = Depends(session)) -> None:
+        events.append(f"guard:{s}")
+
+    cache = make_cache()
+    router = caching_router()
+
+    @cache(dependencies=[Depends(guard)])
+    @router.get("/nested")
+    def nested() -> str:
+        return "ok"
+
+    async with open_client(make_app(router)) as client:
+        for _ in range(2):
+            assert (await client.get("/nested")).status_code == 200
+    assert events == ["open", "guard:s", "close"] * 2
