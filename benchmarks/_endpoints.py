@@ -72,4 +72,21 @@ def for_variant(variant: str) -> list[Endpoint]:
             return _payload.DATA
 
         return [Endpoint("/slow", slow)]
+    if variant == "stale":
+        # Its first call is stored; every later one is the stale entry's
+        # background refresh, which parks here for good: that one refresh stays
+        # in flight, so each timed request is answered stale and starts nothing.
+        never = asyncio.Event()
+        stored = False
+
+        async def stale():
+            nonlocal stored
+            _payload.CALLS["stale"] += 1
+            if stored:
+                _payload.CALLS["stale_parked"] += 1
+                await never.wait()
+            stored = True
+            return _payload.DATA
+
+        return [Endpoint("/stale", stale)]
     raise ValueError(f"unknown variant {variant!r}")

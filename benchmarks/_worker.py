@@ -16,6 +16,7 @@ import json
 import os
 import statistics
 import sys
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from time import perf_counter, perf_counter_ns
 from typing import Any
@@ -36,6 +37,7 @@ VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
         "query10",
     ),
     "1mib": ("/big", b"", (), "big"),
+    "stale": ("/stale", b"", (), "stale"),  # ours only: adapter.build_stale_app()
 }
 PACKAGES = (
     "fastapi",
@@ -93,19 +95,78 @@ async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | 
     return scope, "", got.body_bytes
 
 
+@dataclass
+class _WithBody(_asgi.Captured):
+    """Captured, and the body itself."""
+
+    body: bytes = b""
+
+    async def __call__(self, message: dict) -> None:
+        await super().__call__(message)
+        if message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
+STALE_WAIT = 5.0
+
+
+async def _verified_stale_scope(adapter: Any, app: Any) -> tuple[dict | None, str, int]:
+    """The stale variant: one miss stores the entry; once it has expired, every
+    request must be a stale answer (the adapter's stale header) with the stored
+    body, the first one starting the single refresh, which parks in the
+    endpoint (``_endpoints``) so it stays in flight. Returns as _verified_scope."""
+    scope = _scope("stale")
+    calls, parked = _payload.CALLS["stale"], _payload.CALLS["stale_parked"]
+    stored = _WithBody()
+    await app(dict(scope), _asgi.make_receive(), stored)
+    if stored.status != 200 or _payload.CALLS["stale"] != calls + 1:
+        return None, f"status {stored.status} on the miss", 0
+    await asyncio.sleep(_payload.STALE_TTL + 0.05)  # the entry expires
+    for _ in range(4):
+        got = _WithBody()
+        try:  # a request that waits for the (parked) endpoint is no stale answer
+            await asyncio.wait_for(app(dict(scope), _asgi.make_receive(), got), STALE_WAIT)
+        except asyncio.TimeoutError:
+            return None, "not a stale answer: the request waited for the endpoint", 0
+        if got.status != 200 or not adapter.stale_header(got.headers):
+            cache_header = got.headers.get(b"x-cache", b"none").decode()
+            return None, f"not a stale answer: status {got.status}, X-Cache {cache_header}", 0
+        if got.body != stored.body or got.body != _payload.BODY:
+            return None, "the stale answer's body is not the stored one", 0
+        for _ in range(5):  # let the refresh task start and reach the endpoint
+            await asyncio.sleep(0)
+    if (_payload.CALLS["stale"], _payload.CALLS["stale_parked"]) != (calls + 2, parked + 1):
+        return None, "expected one refresh in flight (one parked endpoint call)", 0
+    return scope, "", len(stored.body)
+
+
+def _build(adapter: Any, variant: str) -> Any:
+    if variant == "stale":  # stale-while-revalidate: only adapters that have it
+        build = getattr(adapter, "build_stale_app", None)
+        return None if build is None else build()
+    return adapter.build_app(variant)
+
+
 async def hitcost(adapter: Any, variants: list[str], rounds: int, round_seconds: float) -> dict:
     results: dict[str, Any] = {}
     for variant in variants:
-        app = adapter.build_app(variant)
+        app = _build(adapter, variant)
         note = adapter.NOTES.get(variant, "")
         if app is None:
             results[variant] = {"us": None, "note": note or "not supported"}
             continue
-        scope, why, body = await _verified_scope(adapter, app, variant)
+        if variant == "stale":
+            scope, why, body = await _verified_stale_scope(adapter, app)
+        else:
+            scope, why, body = await _verified_scope(adapter, app, variant)
         if scope is None:
             results[variant] = {"us": None, "note": f"not verified: {why}"}
             continue
+        endpoint_calls = _payload.CALLS.copy()
         per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+        if variant == "stale" and endpoint_calls != _payload.CALLS:
+            results[variant] = {"us": None, "note": "the endpoint ran while timed: not stale"}
+            continue
         results[variant] = {
             "us": statistics.median(per_round),
             "rounds": per_round,
