@@ -34,6 +34,12 @@ HIT_TARGETS = {
 BOUNDED_MAX_BYTES = 64 * 1024 * 1024  # as bench_ours.BOUNDED_MAX_BYTES
 MIB = 1024 * 1024
 STALE_VS_PLAIN = 1.2  # ours stale answer ÷ ours plain hit (BENCHMARKS.md, "Goals")
+# Scenario 4b: (system, RedisBackend lock, label); ours without the lock is context.
+TWO_WORKERS = (
+    ("ours", True, "ours, RedisBackend(lock=True)"),
+    ("ours", False, "ours, RedisBackend, no lock"),
+    ("seed", False, "seed, aiocache RedisCache"),
+)
 
 
 def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
@@ -234,7 +240,16 @@ def memory(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any])
     return [per_entry, bounded]
 
 
-def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
+def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> list[Section]:
+    return [
+        _stampede_one_process(systems, cfg, versions),
+        _stampede_two_workers(systems, cfg, versions),
+    ]
+
+
+def _stampede_one_process(
+    systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]
+) -> Section:
     n = cfg["stampede"]
     raw = {
         s.name: run_safe(s, "stampede", {"concurrency": n}, versions)
@@ -242,7 +257,7 @@ def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
         if s.name != "asgi-floor"
     }
     section = Section(
-        f"Scenario 4: stampede, {n} concurrent requests, cold key, 100 ms endpoint",
+        f"Scenario 4a: stampede, {n} concurrent requests, cold key, 100 ms endpoint, one process",
         ["system", "endpoint calls", "200 OK", "wall ms", "target", "status"],
         raw=raw,
     )
@@ -251,7 +266,10 @@ def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
         target = None
         if name == "ours":
             target = Target(
-                "stampede: endpoint calls (ours)", got["calls"] if ok else None, "<=", 1
+                "stampede: endpoint calls, one process (ours)",
+                got["calls"] if ok else None,
+                "<=",
+                1,
             )
             section.targets.append(target)
         section.rows.append(
@@ -266,6 +284,82 @@ def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
     section.notes.append(
         "asyncio.gather of direct ASGI calls in one process; route-floor has no "
         "cache (one call per request by construction)."
+    )
+    return section
+
+
+def _stampede_two_workers(
+    systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]
+) -> Section:
+    import shutil
+
+    from . import _stampede
+    from ._shared_store import RedisServer, RedisServerError  # scenario 5's redis-server
+
+    n = cfg["stampede"]
+    section = Section(
+        f"Scenario 4b: stampede, {n} concurrent requests split over two worker processes "
+        "sharing a local redis-server, cold key, 100 ms endpoint"
+    )
+    executable = shutil.which("redis-server")
+    if executable is None:
+        section.notes.append("not run: redis-server is not installed (`make bench` installs it)")
+        return section
+    by_name = {s.name: s for s in systems}
+    raw: dict[str, Any] = {}
+    try:
+        with RedisServer(executable) as server:
+            for name, lock, label in TWO_WORKERS:
+                if name in by_name:
+                    server.flush()
+                    raw[label] = _stampede.two_workers(by_name[name], server.url, lock, n, versions)
+            version = server.version
+    except (RedisServerError, OSError) as error:
+        section.notes.append(f"not run: {error}")
+        return section
+    section.raw = {"redis_server": version, "systems": raw}
+    section.columns = [
+        "system",
+        "endpoint calls",
+        "per worker",
+        "200 OK",
+        "wall ms",
+        "start skew ms",
+        "target",
+        "status",
+    ]
+    for label, got in raw.items():
+        ok = "error" not in got
+        target = None
+        if label == TWO_WORKERS[0][2]:
+            all_ok = ok and got["ok"] == got["requests"]  # else the count proves nothing
+            target = Target(
+                "stampede: endpoint calls, two workers sharing Redis (ours)",
+                got["calls"] if all_ok else None,
+                "<=",
+                1,
+            )
+            section.targets.append(target)
+        section.rows.append(
+            [
+                label,
+                str(got["calls"]) if ok else "n/a",
+                " + ".join(map(str, got["calls_per_worker"])) if ok else "",
+                str(got["ok"]) if ok else "",
+                fmt(got["wall_ms"] if ok else None, 0),
+                fmt(got["start_skew_ms"] if ok else None, 1),
+                *target_cells(target),
+            ]
+        )
+        if not ok:
+            section.notes.append(f"{label}: {got['error']}")
+    section.notes.append(
+        f"redis-server {version} on 127.0.0.1 (scenario 5's harness), FLUSHALL before each "
+        f"system. Two `_worker.py` processes per system, {n - n // 2} + {n // 2} requests "
+        "(asyncio.gather of direct ASGI calls), each with its own app and Redis client; each "
+        "warms up on another key, then both start on the runner's signal. Endpoint calls: "
+        "the sum of each worker's own count. Wall: first request of either worker to the "
+        "last answer; start skew: between the two workers' first requests."
     )
     return section
 

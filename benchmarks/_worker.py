@@ -16,6 +16,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from time import perf_counter, perf_counter_ns
@@ -224,6 +225,50 @@ async def stampede(adapter: Any, concurrency: int) -> dict | None:
     }
 
 
+async def stampede_shared(adapter: Any, url: str, lock: bool, requests: int) -> dict:
+    """Scenario 4b, one of two worker processes sharing Redis (``_stampede.py``).
+
+    Builds the app on the shared store, warms it up on another key (FastAPI's
+    lazy state, the first Redis connection), prints ``ready`` and waits for
+    ``go`` on stdin, then sends ``requests`` concurrent requests for the cold
+    key. Times are wall-clock (``time.time``) so the runner can merge the two
+    workers' runs.
+    """
+    build = getattr(adapter, "build_stampede_app", None)
+    built = None if build is None else build(url, lock)
+    if built is None:
+        return {"error": "not supported"}
+    app, close = built
+    try:
+        warm = _asgi.make_scope("/warm")
+        for _ in range(2):  # a miss that stores, then a hit
+            got = await _asgi.request(app, warm)
+            if got.status != 200:
+                return {"error": f"warm-up: status {got.status}"}
+        print("ready", flush=True)
+        loop = asyncio.get_running_loop()
+        if (await loop.run_in_executor(None, sys.stdin.readline)).strip() != "go":
+            return {"error": "no go from the runner"}
+        scope = _asgi.make_scope("/slow")
+        responses = [_asgi.Captured() for _ in range(requests)]
+        calls = _payload.CALLS["slow"]
+        start = time.time()
+        await asyncio.gather(*(app(dict(scope), _asgi.make_receive(), r) for r in responses))
+        end = time.time()
+    finally:
+        stuck = await _close_within(close, CLOSE_SECONDS)
+        if stuck:  # asyncio.run would wait for the stuck task forever: report and leave now
+            _emit({"error": stuck})
+            os._exit(0)
+    return {
+        "calls": _payload.CALLS["slow"] - calls,
+        "ok": sum(r.status == 200 for r in responses),
+        "requests": requests,
+        "start": start,
+        "end": end,
+    }
+
+
 async def shared(
     adapter: Any,
     kinds: list[str],
@@ -375,7 +420,13 @@ def main() -> None:
     if task == "serve":
         serve(adapter, **args)
         return
-    coroutine = {"hitcost": hitcost, "memory": memory, "stampede": stampede, "shared": shared}[task]
+    coroutine = {
+        "hitcost": hitcost,
+        "memory": memory,
+        "stampede": stampede,
+        "stampede_shared": stampede_shared,
+        "shared": shared,
+    }[task]
     _emit(asyncio.run(coroutine(adapter, **args)))
 
 

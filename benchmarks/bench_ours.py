@@ -39,6 +39,12 @@ def build_stale_app() -> Any:
     )
 
 
+def build_stampede_app(url: str, lock: bool) -> tuple[Any, Any]:
+    """Scenario 4b: one of two workers sharing Redis; (app, async close)."""
+    backend = RedisBackend.from_url(url, lock=lock)
+    return _caching_route_app.build_app("stampede", lambda _: FastAPICache(backend)), backend.close
+
+
 async def _nothing_to_close() -> None:
     return None
 
