@@ -54,12 +54,16 @@ def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
             result = run_safe(system, "hitcost", args, versions)
             for variant in VARIANTS:
                 got = result.get(variant) or {"us": None, "note": result.get("error", "")}
+                first = variant not in merged[system.name]
                 have = merged[system.name].setdefault(variant, {**got, "rounds": []})
                 if got["us"] is None or have["us"] is None:  # unverified in any pass: n/a
                     have.update(us=None, note=got["note"] or have["note"])
                 else:
                     have["rounds"] += got["rounds"]
                     have["us"] = statistics.median(have["rounds"])
+                    if "plain_rounds" in got and not first:  # the stale variant's reference
+                        have["plain_rounds"] = have["plain_rounds"] + got["plain_rounds"]
+    stale_vs_plain = _stale_vs_plain(merged["ours"]["stale"])
     section = Section(
         "Scenario 1: hit cost in process (µs per request, median of rounds)",
         [
@@ -99,9 +103,8 @@ def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
             )
     big, small = merged["ours"]["1mib"]["us"], merged["ours"]["plain"]["us"]
     section.targets.append(Target("ours: 1 MiB hit ÷ 1 KiB hit", ratio(big, small), "<=", 1.2))
-    stale = merged["ours"]["stale"]["us"]
     section.targets.append(
-        Target("ours: stale answer ÷ plain hit", ratio(stale, small), "<=", STALE_VS_PLAIN)
+        Target("ours: stale answer ÷ plain hit", stale_vs_plain, "<=", STALE_VS_PLAIN)
     )
     section.notes += [
         f"{cfg['rounds']} rounds x {cfg['passes']} pass(es) of ≥ {cfg['round_seconds']} s per "
@@ -114,10 +117,23 @@ def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
         "starts the key's one background refresh, whose endpoint call awaits an event "
         "never set, so it stays in flight and every timed request is a stale answer that "
         "starts nothing (checked first: X-Cache: STALE, the stored body, one refresh "
-        "parked in the endpoint; and after: no endpoint call while timed). Target: ours "
-        "stale ÷ ours plain hit.",
+        "parked in the endpoint; and after: no endpoint call while timed). Its target: "
+        "ours stale ÷ ours plain hit, both timed in alternate rounds of the same worker "
+        "(median of the per-pair ratios; the plain-hit row above is timed separately).",
     ]
     return section
+
+
+def _stale_vs_plain(stale: dict[str, Any]) -> float | None:
+    """Median of stale ÷ plain over the pairs of alternate rounds; the row's note
+    gets the plain reference."""
+    if stale.get("us") is None or not stale.get("plain_rounds"):
+        return None
+    plain = stale["plain_rounds"]
+    pairs = [s / p for s, p in zip(stale["rounds"], plain, strict=True)]
+    stale["plain_us"] = statistics.median(plain)
+    stale["note"] = f"plain hit in alternate rounds: {fmt(stale['plain_us'])} µs"
+    return statistics.median(pairs)
 
 
 def end_to_end(systems: list[System], cfg: dict[str, Any]) -> Section:

@@ -163,11 +163,11 @@ async def hitcost(adapter: Any, variants: list[str], rounds: int, round_seconds:
         if scope is None:
             results[variant] = {"us": None, "note": f"not verified: {why}"}
             continue
-        endpoint_calls = _payload.CALLS.copy()
-        per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
-        if variant == "stale" and endpoint_calls != _payload.CALLS:
-            results[variant] = {"us": None, "note": "the endpoint ran while timed: not stale"}
+        if variant == "stale":
+            results[variant] = await _stale_rounds(adapter, app, scope, rounds, round_seconds)
+            results[variant].setdefault("body_bytes", body)
             continue
+        per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
         results[variant] = {
             "us": statistics.median(per_round),
             "rounds": per_round,
@@ -175,6 +175,24 @@ async def hitcost(adapter: Any, variants: list[str], rounds: int, round_seconds:
             "note": note,
         }
     return results
+
+
+async def _stale_rounds(
+    adapter: Any, app: Any, scope: dict, rounds: int, round_seconds: float
+) -> dict:
+    """Stale answers timed in alternate rounds with plain hits on a plain app
+    of the same adapter (the target's reference), side by side."""
+    plain = adapter.build_app("plain")
+    plain_scope, why, _ = await _verified_scope(adapter, plain, "plain")
+    if plain_scope is None:
+        return {"us": None, "note": f"plain reference not verified: {why}"}
+    calls = _payload.CALLS.copy()
+    stale, reference = await _asgi.alternate_rounds(
+        [(app, scope), (plain, plain_scope)], rounds, round_seconds
+    )
+    if calls != _payload.CALLS:
+        return {"us": None, "note": "the endpoint ran while timed: not stale answers"}
+    return {"us": statistics.median(stale), "rounds": stale, "plain_rounds": reference}
 
 
 async def memory(adapter: Any, variant: str, entries: int) -> dict | None:
