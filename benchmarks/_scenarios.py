@@ -373,7 +373,8 @@ def _stampede_two_workers(
         f"redis-server {version} on 127.0.0.1 (scenario 5's harness), FLUSHALL before each "
         f"system. Two `_worker.py` processes per system, {n - n // 2} + {n // 2} requests "
         "(asyncio.gather of direct ASGI calls), each with its own app and Redis client; each "
-        "warms up on another key, then both start on the runner's signal. Endpoint calls: "
+        "warms up on another key (a miss, then as many concurrent hits: its connection pool "
+        "is warm), then both start on the runner's signal. Endpoint calls: "
         "the sum of each worker's own count. Wall: first request of either worker to the "
         "last answer; start skew: between the two workers' first requests."
     )
