@@ -343,6 +343,7 @@ def _stampede_two_workers(
         "start skew ms",
         "target",
         "status",
+        "counted during the run (worker 1 / worker 2)",
     ]
     for label, got in raw.items():
         ok = "error" not in got
@@ -365,6 +366,10 @@ def _stampede_two_workers(
                 fmt(got["wall_ms"] if ok else None, 0),
                 fmt(got["start_skew_ms"] if ok else None, 1),
                 *target_cells(target),
+                " / ".join(
+                    ", ".join(f"{k} {v}" for k, v in counters.items()) or "-"
+                    for counters in got.get("counters_per_worker", [])
+                ),
             ]
         )
         if not ok:
@@ -376,7 +381,12 @@ def _stampede_two_workers(
         "warms up on another key (a miss, then as many concurrent hits: its connection pool "
         "is warm), then both start on the runner's signal. Endpoint calls: "
         "the sum of each worker's own count. Wall: first request of either worker to the "
-        "last answer; start skew: between the two workers' first requests."
+        "last answer; start skew: between the two workers' first requests. Counted: ours' "
+        "cache and backend counters that moved during the run (lock_busy/lock_waits: the "
+        "worker waited for the other's lease; *_errors, skipped_breaker_open, "
+        "*_fell_through: Redis failed or timed out, so the worker failed open and called "
+        "the endpoint itself). Warm-up also waits until the warm key is a hit, so a circuit "
+        "breaker opened by slow connects during it has closed again before the run."
     )
     return section
 

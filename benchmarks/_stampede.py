@@ -91,6 +91,8 @@ def two_workers(
         "wall_ms": (max(r["end"] for r in results) - min(starts)) * 1e3,
         "wall_ms_per_worker": [(r["end"] - r["start"]) * 1e3 for r in results],
         "start_skew_ms": abs(starts[0] - starts[1]) * 1e3,
+        "counters_per_worker": [r.get("counters", {}) for r in results],
+        "warm_wait_s": [r.get("warm_wait_s", 0.0) for r in results],
     }
 
 

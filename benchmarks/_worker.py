@@ -243,6 +243,9 @@ async def stampede(adapter: Any, concurrency: int) -> dict | None:
     }
 
 
+WARM_HIT_SECONDS = 15.0
+
+
 async def stampede_shared(adapter: Any, url: str, lock: bool, requests: int) -> dict:
     """Scenario 4b, one of two worker processes sharing Redis (``_stampede.py``).
 
@@ -250,7 +253,8 @@ async def stampede_shared(adapter: Any, url: str, lock: bool, requests: int) -> 
     lazy state, the Redis connections), prints ``ready`` and waits for
     ``go`` on stdin, then sends ``requests`` concurrent requests for the cold
     key. Times are wall-clock (``time.time``) so the runner can merge the two
-    workers' runs.
+    workers' runs. ``counters``: what the adapter's ``stampede_stats()`` counted
+    during the run (ours: lock waits, fall-throughs, Redis errors).
     """
     build = getattr(adapter, "build_stampede_app", None)
     built = None if build is None else build(url, lock)
@@ -266,6 +270,17 @@ async def stampede_shared(adapter: Any, url: str, lock: bool, requests: int) -> 
             got = await asyncio.gather(*(_asgi.request(app, warm) for _ in range(batch)))
             if any(r.status != 200 for r in got):
                 return {"error": f"warm-up: status {[r.status for r in got]}"}
+        # Opening that many connections at once on a loaded machine can time
+        # out and open ours' circuit breaker (5 s): wait until a request on the
+        # warm key is a hit again, so the run starts with Redis in use.
+        waited = time.monotonic()
+        while adapter.hit_header((await _asgi.request(app, warm)).headers) is False:
+            if time.monotonic() > waited + WARM_HIT_SECONDS:
+                return {"error": f"warm-up: no hit within {WARM_HIT_SECONDS:g} s"}
+            await asyncio.sleep(0.2)
+        waited = time.monotonic() - waited
+        stats = getattr(adapter, "stampede_stats", dict)
+        before = stats()
         print("ready", flush=True)
         loop = asyncio.get_running_loop()
         if (await loop.run_in_executor(None, sys.stdin.readline)).strip() != "go":
@@ -276,6 +291,8 @@ async def stampede_shared(adapter: Any, url: str, lock: bool, requests: int) -> 
         start = time.time()
         await asyncio.gather(*(app(dict(scope), _asgi.make_receive(), r) for r in responses))
         end = time.time()
+        after = stats()
+        counters = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k)}
     finally:
         stuck = await _close_within(close, CLOSE_SECONDS)
         if stuck:  # asyncio.run would wait for the stuck task forever: report and leave now
@@ -287,6 +304,8 @@ async def stampede_shared(adapter: Any, url: str, lock: bool, requests: int) -> 
         "requests": requests,
         "start": start,
         "end": end,
+        "counters": counters,
+        "warm_wait_s": waited,
     }
 
 

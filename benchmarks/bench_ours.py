@@ -39,10 +39,22 @@ def build_stale_app() -> Any:
     )
 
 
+_stampede_caches: list[FastAPICache] = []
+
+
 def build_stampede_app(url: str, lock: bool) -> tuple[Any, Any]:
     """Scenario 4b: one of two workers sharing Redis; (app, async close)."""
     backend = RedisBackend.from_url(url, lock=lock)
-    return _caching_route_app.build_app("stampede", lambda _: FastAPICache(backend)), backend.close
+    cache = FastAPICache(backend)
+    _stampede_caches[:] = [cache]
+    return _caching_route_app.build_app("stampede", lambda _: cache), backend.close
+
+
+def stampede_stats() -> dict[str, int]:
+    """Scenario 4b: the cache's and backend's non-zero counters (why the endpoint ran)."""
+    stats = _stampede_caches[0].stats()
+    merged = {**stats, **stats.get("route", {})}
+    return {name: n for name, n in merged.items() if isinstance(n, int) and n}
 
 
 async def _nothing_to_close() -> None:
