@@ -17,6 +17,7 @@ SLOW_SECONDS = 0.1
 # the rest of the run while its one refresh never completes.
 STALE_TTL = 0.01
 STALE_WHILE_REVALIDATE = 3600
+STALE_PAIRS = 3  # pairs of alternate rounds (stale, plain hit) per configured round
 
 
 def _record(n: int) -> dict[str, Any]:

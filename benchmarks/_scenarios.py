@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _e2e
-from ._payload import STALE_TTL, STALE_WHILE_REVALIDATE
+from ._payload import STALE_PAIRS, STALE_TTL, STALE_WHILE_REVALIDATE
 from ._report import Section, Target, fmt, ratio, target_cells
 from ._systems import System, run_safe
 
@@ -118,7 +118,8 @@ def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
         "never set, so it stays in flight and every timed request is a stale answer that "
         "starts nothing (checked first: X-Cache: STALE, the stored body, one refresh "
         "parked in the endpoint; and after: no endpoint call while timed). Its target: "
-        "ours stale ÷ ours plain hit, both timed in alternate rounds of the same worker "
+        "ours stale ÷ ours plain hit, both timed in "
+        f"{STALE_PAIRS * cfg['rounds']} alternate rounds per pass in the same worker "
         "(median of the per-pair ratios; the plain-hit row above is timed separately).",
     ]
     return section
