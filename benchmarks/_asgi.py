@@ -87,16 +87,35 @@ async def time_per_request(app: Any, scope: dict, n: int) -> float:
     return (perf_counter_ns() - start) / n / 1000
 
 
-async def rounds_of(app: Any, scope: dict, rounds: int, round_seconds: float) -> list[float]:
-    """µs/request for each round; the first calibration doubles ``n`` and doubles as warm-up."""
+async def calibrate(app: Any, scope: dict, round_seconds: float) -> int:
+    """Requests per round of ``round_seconds``; doubling ``n`` until it takes half a round
+    doubles as the warm-up."""
     n = 1
     while True:
         us = await time_per_request(app, scope, n)
         if us * n / 1e6 >= round_seconds / 2 or n >= 1 << 20:
             break
         n *= 2
-    n = max(1, int(round_seconds * 1e6 / us))
+    return max(1, int(round_seconds * 1e6 / us))
+
+
+async def rounds_of(app: Any, scope: dict, rounds: int, round_seconds: float) -> list[float]:
+    """µs/request for each round, after calibration."""
+    n = await calibrate(app, scope, round_seconds)
     return [await time_per_request(app, scope, n) for _ in range(rounds)]
+
+
+async def alternate_rounds(
+    cases: list[tuple[Any, dict]], rounds: int, round_seconds: float
+) -> list[list[float]]:
+    """µs/request of each (app, scope) in alternate rounds (each calibrated on its own),
+    so a drift of the machine hits them alike; one list of rounds per case."""
+    sizes = [await calibrate(app, scope, round_seconds) for app, scope in cases]
+    per_case: list[list[float]] = [[] for _ in cases]
+    for _ in range(rounds):
+        for (app, scope), n, out in zip(cases, sizes, per_case, strict=True):
+            out.append(await time_per_request(app, scope, n))
+    return per_case
 
 
 def rss_bytes(field_name: str = "VmRSS") -> int:

@@ -20,13 +20,19 @@ def hit_header(headers: dict[bytes, bytes]) -> bool:
     return headers.get(b"x-cache") == b"HIT"
 
 
-def build_app(variant: str, make_cache: Callable[[str], Any]) -> Any:
+def stale_header(headers: dict[bytes, bytes]) -> bool:
+    return headers.get(b"x-cache") == b"STALE"
+
+
+def build_app(variant: str, make_cache: Callable[[str], Any], **options: Any) -> Any:
+    """``options`` go to every route's ``@cache(...)`` (the stale variant's windows)."""
     cache = make_cache(variant)
     router = APIRouter(route_class=CachingRoute)
     for endpoint in _endpoints.for_variant(variant):
         auth = [Depends(_endpoints.require_key)] if endpoint.needs_auth else []
         # The key check is an early dependency, so a hit never skips it.
-        cache(dependencies=auth)(router.get(endpoint.path, dependencies=auth)(endpoint.function))
+        route = router.get(endpoint.path, dependencies=auth)(endpoint.function)
+        cache(dependencies=auth, **options)(route)
     app = FastAPI()
     app.include_router(router)
     return app

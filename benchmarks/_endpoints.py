@@ -64,12 +64,36 @@ def for_variant(variant: str) -> list[Endpoint]:
             return _payload.document(item_id)
 
         return [Endpoint("/fill/{item_id}", fill)]
-    if variant == "slow":
+    if variant in ("slow", "stampede"):
 
         async def slow():
             _payload.CALLS["slow"] += 1
             await asyncio.sleep(_payload.SLOW_SECONDS)
             return _payload.DATA
 
-        return [Endpoint("/slow", slow)]
+        if variant == "slow":
+            return [Endpoint("/slow", slow)]
+
+        async def warm():  # the two-worker stampede warms each worker up on another key
+            _payload.CALLS["warm"] += 1
+            return _payload.DATA
+
+        return [Endpoint("/slow", slow), Endpoint("/warm", warm)]
+    if variant == "stale":
+        # Its first call is stored; every later one is the stale entry's
+        # background refresh, which parks here for good: that one refresh stays
+        # in flight, so each timed request is answered stale and starts nothing.
+        never = asyncio.Event()
+        stored = False
+
+        async def stale():
+            nonlocal stored
+            _payload.CALLS["stale"] += 1
+            if stored:
+                _payload.CALLS["stale_parked"] += 1
+                await never.wait()
+            stored = True
+            return _payload.DATA
+
+        return [Endpoint("/stale", stale)]
     raise ValueError(f"unknown variant {variant!r}")

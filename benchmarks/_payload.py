@@ -13,6 +13,11 @@ from typing import Any
 API_KEY = "bench-secret"
 QUERY_PARAMS = tuple(f"q{i}" for i in range(10))
 SLOW_SECONDS = 0.1
+# The stale variant (ours only): stored with this ttl, then answered stale for
+# the rest of the run while its one refresh never completes.
+STALE_TTL = 0.01
+STALE_WHILE_REVALIDATE = 3600
+STALE_PAIRS = 3  # pairs of alternate rounds (stale, plain hit) per configured round
 
 
 def _record(n: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _e2e
+from ._payload import STALE_PAIRS, STALE_TTL, STALE_WHILE_REVALIDATE
 from ._report import Section, Target, fmt, ratio, target_cells
 from ._systems import System, run_safe
 
@@ -20,6 +21,7 @@ VARIANTS = {
     "auth": "hit + early auth dependency",
     "query10": "hit, 10 query params",
     "1mib": "hit, 1 MiB body",
+    "stale": "stale hit (stale-while-revalidate)",
 }
 # ours ÷ system must stay under these (BENCHMARKS.md, "Goals").
 HIT_TARGETS = {
@@ -31,6 +33,13 @@ HIT_TARGETS = {
 }
 BOUNDED_MAX_BYTES = 64 * 1024 * 1024  # as bench_ours.BOUNDED_MAX_BYTES
 MIB = 1024 * 1024
+STALE_VS_PLAIN = 1.2  # ours stale answer ÷ ours plain hit (BENCHMARKS.md, "Goals")
+# Scenario 4b: (system, RedisBackend lock, label); ours without the lock is context.
+TWO_WORKERS = (
+    ("ours", True, "ours, RedisBackend(lock=True)"),
+    ("ours", False, "ours, RedisBackend, no lock"),
+    ("seed", False, "seed, aiocache RedisCache"),
+)
 
 
 def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
@@ -45,12 +54,16 @@ def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
             result = run_safe(system, "hitcost", args, versions)
             for variant in VARIANTS:
                 got = result.get(variant) or {"us": None, "note": result.get("error", "")}
+                first = variant not in merged[system.name]
                 have = merged[system.name].setdefault(variant, {**got, "rounds": []})
                 if got["us"] is None or have["us"] is None:  # unverified in any pass: n/a
                     have.update(us=None, note=got["note"] or have["note"])
                 else:
                     have["rounds"] += got["rounds"]
                     have["us"] = statistics.median(have["rounds"])
+                    if "plain_rounds" in got and not first:  # the stale variant's reference
+                        have["plain_rounds"] = have["plain_rounds"] + got["plain_rounds"]
+    stale_vs_plain = _stale_vs_plain(merged["ours"]["stale"])
     section = Section(
         "Scenario 1: hit cost in process (µs per request, median of rounds)",
         [
@@ -72,7 +85,9 @@ def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
             r = ratio(ours, got["us"])
             bound = HIT_TARGETS.get(system.name)
             target = None
-            if bound is not None and not (system.name == "asgi-floor" and variant == "auth"):
+            # Only ours serves stale: its target is against its own plain hit (below).
+            no_target = variant == "stale" or (system.name == "asgi-floor" and variant == "auth")
+            if bound is not None and not no_target:
                 target = Target(f"hit cost, {label}: ours ÷ {system.name}", r, "<=", bound)
                 section.targets.append(target)
             section.rows.append(
@@ -88,14 +103,38 @@ def hit_cost(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
             )
     big, small = merged["ours"]["1mib"]["us"], merged["ours"]["plain"]["us"]
     section.targets.append(Target("ours: 1 MiB hit ÷ 1 KiB hit", ratio(big, small), "<=", 1.2))
+    section.targets.append(
+        Target("ours: stale answer ÷ plain hit", stale_vs_plain, "<=", STALE_VS_PLAIN)
+    )
     section.notes += [
         f"{cfg['rounds']} rounds x {cfg['passes']} pass(es) of ≥ {cfg['round_seconds']} s per "
         "system and variant, after a warm-up; each app is first checked to answer hits "
         "(endpoint call counter unchanged, hit header where the system has one), else n/a.",
         "asgi-floor has no target for the early-dependency variant (BENCHMARKS.md: routes "
         "without early dependencies).",
+        f"Stale hit (ours only): `@cache(ttl={STALE_TTL:g}, stale_while_revalidate="
+        f"{STALE_WHILE_REVALIDATE})`; once the entry has expired, the first request "
+        "starts the key's one background refresh, whose endpoint call awaits an event "
+        "never set, so it stays in flight and every timed request is a stale answer that "
+        "starts nothing (checked first: X-Cache: STALE, the stored body, one refresh "
+        "parked in the endpoint; and after: no endpoint call while timed). Its target: "
+        "ours stale ÷ ours plain hit, both timed in "
+        f"{STALE_PAIRS * cfg['rounds']} alternate rounds per pass in the same worker "
+        "(median of the per-pair ratios; the plain-hit row above is timed separately).",
     ]
     return section
+
+
+def _stale_vs_plain(stale: dict[str, Any]) -> float | None:
+    """Median of stale ÷ plain over the pairs of alternate rounds; the row's note
+    gets the plain reference."""
+    if stale.get("us") is None or not stale.get("plain_rounds"):
+        return None
+    plain = stale["plain_rounds"]
+    pairs = [s / p for s, p in zip(stale["rounds"], plain, strict=True)]
+    stale["plain_us"] = statistics.median(plain)
+    stale["note"] = f"plain hit in alternate rounds: {fmt(stale['plain_us'])} µs"
+    return statistics.median(pairs)
 
 
 def end_to_end(systems: list[System], cfg: dict[str, Any]) -> Section:
@@ -218,7 +257,16 @@ def memory(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any])
     return [per_entry, bounded]
 
 
-def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
+def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> list[Section]:
+    return [
+        _stampede_one_process(systems, cfg, versions),
+        _stampede_two_workers(systems, cfg, versions),
+    ]
+
+
+def _stampede_one_process(
+    systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]
+) -> Section:
     n = cfg["stampede"]
     raw = {
         s.name: run_safe(s, "stampede", {"concurrency": n}, versions)
@@ -226,7 +274,7 @@ def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
         if s.name != "asgi-floor"
     }
     section = Section(
-        f"Scenario 4: stampede, {n} concurrent requests, cold key, 100 ms endpoint",
+        f"Scenario 4a: stampede, {n} concurrent requests, cold key, 100 ms endpoint, one process",
         ["system", "endpoint calls", "200 OK", "wall ms", "target", "status"],
         raw=raw,
     )
@@ -235,7 +283,10 @@ def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
         target = None
         if name == "ours":
             target = Target(
-                "stampede: endpoint calls (ours)", got["calls"] if ok else None, "<=", 1
+                "stampede: endpoint calls, one process (ours)",
+                got["calls"] if ok else None,
+                "<=",
+                1,
             )
             section.targets.append(target)
         section.rows.append(
@@ -250,6 +301,93 @@ def stampede(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any
     section.notes.append(
         "asyncio.gather of direct ASGI calls in one process; route-floor has no "
         "cache (one call per request by construction)."
+    )
+    return section
+
+
+def _stampede_two_workers(
+    systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]
+) -> Section:
+    import shutil
+
+    from . import _stampede
+    from ._shared_store import RedisServer, RedisServerError  # scenario 5's redis-server
+
+    n = cfg["stampede"]
+    section = Section(
+        f"Scenario 4b: stampede, {n} concurrent requests split over two worker processes "
+        "sharing a local redis-server, cold key, 100 ms endpoint"
+    )
+    executable = shutil.which("redis-server")
+    if executable is None:
+        section.notes.append("not run: redis-server is not installed (`make bench` installs it)")
+        return section
+    by_name = {s.name: s for s in systems}
+    raw: dict[str, Any] = {}
+    try:
+        with RedisServer(executable) as server:
+            for name, lock, label in TWO_WORKERS:
+                if name in by_name:
+                    server.flush()
+                    raw[label] = _stampede.two_workers(by_name[name], server.url, lock, n, versions)
+            version = server.version
+    except (RedisServerError, OSError) as error:
+        section.notes.append(f"not run: {error}")
+        return section
+    section.raw = {"redis_server": version, "systems": raw}
+    section.columns = [
+        "system",
+        "endpoint calls",
+        "per worker",
+        "200 OK",
+        "wall ms",
+        "start skew ms",
+        "target",
+        "status",
+        "counted during the run (worker 1 / worker 2)",
+    ]
+    for label, got in raw.items():
+        ok = "error" not in got
+        target = None
+        if label == TWO_WORKERS[0][2]:
+            all_ok = ok and got["ok"] == got["requests"]  # else the count proves nothing
+            target = Target(
+                "stampede: endpoint calls, two workers sharing Redis (ours)",
+                got["calls"] if all_ok else None,
+                "<=",
+                1,
+            )
+            section.targets.append(target)
+        section.rows.append(
+            [
+                label,
+                str(got["calls"]) if ok else "n/a",
+                " + ".join(map(str, got["calls_per_worker"])) if ok else "",
+                str(got["ok"]) if ok else "",
+                fmt(got["wall_ms"] if ok else None, 0),
+                fmt(got["start_skew_ms"] if ok else None, 1),
+                *target_cells(target),
+                " / ".join(
+                    ", ".join(f"{k} {v}" for k, v in counters.items()) or "-"
+                    for counters in got.get("counters_per_worker", [])
+                ),
+            ]
+        )
+        if not ok:
+            section.notes.append(f"{label}: {got['error']}")
+    section.notes.append(
+        f"redis-server {version} on 127.0.0.1 (scenario 5's harness), FLUSHALL before each "
+        f"system. Two `_worker.py` processes per system, {n - n // 2} + {n // 2} requests "
+        "(asyncio.gather of direct ASGI calls), each with its own app and Redis client; each "
+        "warms up on another key (a miss, then as many concurrent hits: its connection pool "
+        "is warm), then both start on the runner's signal. Endpoint calls: "
+        "the sum of each worker's own count. Wall: first request of either worker to the "
+        "last answer; start skew: between the two workers' first requests. Counted: ours' "
+        "cache and backend counters that moved during the run (lock_busy/lock_waits: the "
+        "worker waited for the other's lease; *_errors, skipped_breaker_open, "
+        "*_fell_through: Redis failed or timed out, so the worker failed open and called "
+        "the endpoint itself). Warm-up also waits until the warm key is a hit, so a circuit "
+        "breaker opened by slow connects during it has closed again before the run."
     )
     return section
 

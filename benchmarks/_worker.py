@@ -16,6 +16,8 @@ import json
 import os
 import statistics
 import sys
+import time
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from time import perf_counter, perf_counter_ns
 from typing import Any
@@ -36,6 +38,7 @@ VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
         "query10",
     ),
     "1mib": ("/big", b"", (), "big"),
+    "stale": ("/stale", b"", (), "stale"),  # ours only: adapter.build_stale_app()
 }
 PACKAGES = (
     "fastapi",
@@ -93,17 +96,76 @@ async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | 
     return scope, "", got.body_bytes
 
 
+@dataclass
+class _WithBody(_asgi.Captured):
+    """Captured, and the body itself."""
+
+    body: bytes = b""
+
+    async def __call__(self, message: dict) -> None:
+        await super().__call__(message)
+        if message["type"] == "http.response.body":
+            self.body += message.get("body", b"")
+
+
+STALE_WAIT = 5.0
+
+
+async def _verified_stale_scope(adapter: Any, app: Any) -> tuple[dict | None, str, int]:
+    """The stale variant: one miss stores the entry; once it has expired, every
+    request must be a stale answer (the adapter's stale header) with the stored
+    body, the first one starting the single refresh, which parks in the
+    endpoint (``_endpoints``) so it stays in flight. Returns as _verified_scope."""
+    scope = _scope("stale")
+    calls, parked = _payload.CALLS["stale"], _payload.CALLS["stale_parked"]
+    stored = _WithBody()
+    await app(dict(scope), _asgi.make_receive(), stored)
+    if stored.status != 200 or _payload.CALLS["stale"] != calls + 1:
+        return None, f"status {stored.status} on the miss", 0
+    await asyncio.sleep(_payload.STALE_TTL + 0.05)  # the entry expires
+    for _ in range(4):
+        got = _WithBody()
+        try:  # a request that waits for the (parked) endpoint is no stale answer
+            await asyncio.wait_for(app(dict(scope), _asgi.make_receive(), got), STALE_WAIT)
+        except asyncio.TimeoutError:
+            return None, "not a stale answer: the request waited for the endpoint", 0
+        if got.status != 200 or not adapter.stale_header(got.headers):
+            cache_header = got.headers.get(b"x-cache", b"none").decode()
+            return None, f"not a stale answer: status {got.status}, X-Cache {cache_header}", 0
+        if got.body != stored.body or got.body != _payload.BODY:
+            return None, "the stale answer's body is not the stored one", 0
+        for _ in range(5):  # let the refresh task start and reach the endpoint
+            await asyncio.sleep(0)
+    if (_payload.CALLS["stale"], _payload.CALLS["stale_parked"]) != (calls + 2, parked + 1):
+        return None, "expected one refresh in flight (one parked endpoint call)", 0
+    return scope, "", len(stored.body)
+
+
+def _build(adapter: Any, variant: str) -> Any:
+    if variant == "stale":  # stale-while-revalidate: only adapters that have it
+        build = getattr(adapter, "build_stale_app", None)
+        return None if build is None else build()
+    return adapter.build_app(variant)
+
+
 async def hitcost(adapter: Any, variants: list[str], rounds: int, round_seconds: float) -> dict:
     results: dict[str, Any] = {}
     for variant in variants:
-        app = adapter.build_app(variant)
+        app = _build(adapter, variant)
         note = adapter.NOTES.get(variant, "")
         if app is None:
             results[variant] = {"us": None, "note": note or "not supported"}
             continue
-        scope, why, body = await _verified_scope(adapter, app, variant)
+        if variant == "stale":
+            scope, why, body = await _verified_stale_scope(adapter, app)
+        else:
+            scope, why, body = await _verified_scope(adapter, app, variant)
         if scope is None:
             results[variant] = {"us": None, "note": f"not verified: {why}"}
+            continue
+        if variant == "stale":
+            results[variant] = await _stale_rounds(adapter, app, scope, rounds, round_seconds)
+            results[variant].setdefault("body_bytes", body)
             continue
         per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
         results[variant] = {
@@ -113,6 +175,26 @@ async def hitcost(adapter: Any, variants: list[str], rounds: int, round_seconds:
             "note": note,
         }
     return results
+
+
+async def _stale_rounds(
+    adapter: Any, app: Any, scope: dict, rounds: int, round_seconds: float
+) -> dict:
+    """Stale answers timed in alternate rounds with plain hits on a plain app
+    of the same adapter (the target's reference), side by side."""
+    plain = adapter.build_app("plain")
+    plain_scope, why, _ = await _verified_scope(adapter, plain, "plain")
+    if plain_scope is None:
+        return {"us": None, "note": f"plain reference not verified: {why}"}
+    calls = _payload.CALLS.copy()
+    # Three times the rounds: the pairs' ratio is the target, and a shared
+    # machine's contention hits one half of a pair as often as both.
+    stale, reference = await _asgi.alternate_rounds(
+        [(app, scope), (plain, plain_scope)], _payload.STALE_PAIRS * rounds, round_seconds
+    )
+    if calls != _payload.CALLS:
+        return {"us": None, "note": "the endpoint ran while timed: not stale answers"}
+    return {"us": statistics.median(stale), "rounds": stale, "plain_rounds": reference}
 
 
 async def memory(adapter: Any, variant: str, entries: int) -> dict | None:
@@ -160,6 +242,72 @@ async def stampede(adapter: Any, concurrency: int) -> dict | None:
         "wall_ms": (perf_counter() - start) * 1e3,
         "ok": sum(r.status == 200 for r in responses),
         "requests": concurrency,
+    }
+
+
+WARM_HIT_SECONDS = 15.0
+
+
+async def stampede_shared(adapter: Any, url: str, lock: bool, requests: int) -> dict:
+    """Scenario 4b, one of two worker processes sharing Redis (``_stampede.py``).
+
+    Builds the app on the shared store, warms it up on another key (FastAPI's
+    lazy state, the Redis connections), prints ``ready`` and waits for
+    ``go`` on stdin, then sends ``requests`` concurrent requests for the cold
+    key. Times are wall-clock (``time.time``) so the runner can merge the two
+    workers' runs. ``counters``: what the adapter's ``stampede_stats()`` counted
+    during the run (ours: lock waits, fall-throughs, Redis errors).
+    """
+    build = getattr(adapter, "build_stampede_app", None)
+    built = None if build is None else build(url, lock)
+    if built is None:
+        return {"error": "not supported"}
+    app, close = built
+    try:
+        # A miss that stores, then as many concurrent hits as the stampede has
+        # requests: the worker's Redis connection pool is as warm as a busy
+        # worker's, so the run does not time opening connections.
+        warm = _asgi.make_scope("/warm")
+        for batch in (1, requests):
+            got = await asyncio.gather(*(_asgi.request(app, warm) for _ in range(batch)))
+            if any(r.status != 200 for r in got):
+                return {"error": f"warm-up: status {[r.status for r in got]}"}
+        # Opening that many connections at once on a loaded machine can time
+        # out and open ours' circuit breaker (5 s): wait until a request on the
+        # warm key is a hit again, so the run starts with Redis in use.
+        waited = time.monotonic()
+        while adapter.hit_header((await _asgi.request(app, warm)).headers) is False:
+            if time.monotonic() > waited + WARM_HIT_SECONDS:
+                return {"error": f"warm-up: no hit within {WARM_HIT_SECONDS:g} s"}
+            await asyncio.sleep(0.2)
+        waited = time.monotonic() - waited
+        stats = getattr(adapter, "stampede_stats", dict)
+        before = stats()
+        print("ready", flush=True)
+        loop = asyncio.get_running_loop()
+        if (await loop.run_in_executor(None, sys.stdin.readline)).strip() != "go":
+            return {"error": "no go from the runner"}
+        scope = _asgi.make_scope("/slow")
+        responses = [_asgi.Captured() for _ in range(requests)]
+        calls = _payload.CALLS["slow"]
+        start = time.time()
+        await asyncio.gather(*(app(dict(scope), _asgi.make_receive(), r) for r in responses))
+        end = time.time()
+        after = stats()
+        counters = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k)}
+    finally:
+        stuck = await _close_within(close, CLOSE_SECONDS)
+        if stuck:  # asyncio.run would wait for the stuck task forever: report and leave now
+            _emit({"error": stuck})
+            os._exit(0)
+    return {
+        "calls": _payload.CALLS["slow"] - calls,
+        "ok": sum(r.status == 200 for r in responses),
+        "requests": requests,
+        "start": start,
+        "end": end,
+        "counters": counters,
+        "warm_wait_s": waited,
     }
 
 
@@ -314,7 +462,13 @@ def main() -> None:
     if task == "serve":
         serve(adapter, **args)
         return
-    coroutine = {"hitcost": hitcost, "memory": memory, "stampede": stampede, "shared": shared}[task]
+    coroutine = {
+        "hitcost": hitcost,
+        "memory": memory,
+        "stampede": stampede,
+        "stampede_shared": stampede_shared,
+        "shared": shared,
+    }[task]
     _emit(asyncio.run(coroutine(adapter, **args)))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import _caching_route_app
+import _payload
 
 from fastapi_caching_route import FastAPICache, MemoryBackend, RedisBackend, TieredBackend
 
@@ -14,6 +15,7 @@ NOTES = {"auth": "early dependency (@cache(dependencies=...)), runs before the l
 BOUNDED_MAX_BYTES = 64 * 1024 * 1024
 
 hit_header = _caching_route_app.hit_header
+stale_header = _caching_route_app.stale_header
 
 
 def _cache(variant: str) -> FastAPICache:
@@ -24,6 +26,35 @@ def _cache(variant: str) -> FastAPICache:
 
 def build_app(variant: str) -> Any:
     return _caching_route_app.build_app(variant, _cache)
+
+
+def build_stale_app() -> Any:
+    """Scenario 1, stale variant: a route whose entry expires at once and stays
+    servable stale for an hour (its one refresh never completes: _endpoints)."""
+    return _caching_route_app.build_app(
+        "stale",
+        lambda _: FastAPICache(),
+        ttl=_payload.STALE_TTL,
+        stale_while_revalidate=_payload.STALE_WHILE_REVALIDATE,
+    )
+
+
+_stampede_caches: list[FastAPICache] = []
+
+
+def build_stampede_app(url: str, lock: bool) -> tuple[Any, Any]:
+    """Scenario 4b: one of two workers sharing Redis; (app, async close)."""
+    backend = RedisBackend.from_url(url, lock=lock)
+    cache = FastAPICache(backend)
+    _stampede_caches[:] = [cache]
+    return _caching_route_app.build_app("stampede", lambda _: cache), backend.close
+
+
+def stampede_stats() -> dict[str, int]:
+    """Scenario 4b: the cache's and backend's non-zero counters (why the endpoint ran)."""
+    stats = _stampede_caches[0].stats()
+    merged = {**stats, **stats.get("route", {})}
+    return {name: n for name, n in merged.items() if isinstance(n, int) and n}
 
 
 async def _nothing_to_close() -> None:

@@ -30,6 +30,15 @@ def build_shared_app(kind: str, url: str) -> tuple[Any, Any] | None:
     which its default JsonSerializer cannot encode, so 0.6.0 users need pickle."""
     if kind != "redis":
         return None
+    return _redis_app("plain", url)
+
+
+def build_stampede_app(url: str, lock: bool) -> tuple[Any, Any] | None:
+    """Scenario 4b: one of two workers sharing Redis; 0.6.0 has no lock."""
+    return None if lock else _redis_app("stampede", url)
+
+
+def _redis_app(variant: str, url: str) -> tuple[Any, Any]:
     parts = urlsplit(url)
     cache = RedisCache(serializer=PickleSerializer(), endpoint=parts.hostname, port=parts.port)
-    return _caching_route_app.build_app("plain", lambda _: FastAPICache(cache)), cache.close
+    return _caching_route_app.build_app(variant, lambda _: FastAPICache(cache)), cache.close
