@@ -421,6 +421,12 @@ class FastAPICache:
         """Delete every entry of a (prepared) namespace; returns how many."""
         return await self.backend.clear(namespace)
 
+    async def wait_for_refreshes(self, timeout: float = 10.0) -> bool:
+        """Wait for the background refreshes still running (stale-while-revalidate),
+        at most ``timeout`` seconds; returns whether they all ended. Await it
+        when the app shuts down (a lifespan's exit) so none is cut short."""
+        return await self.refreshes.wait(timeout)
+
     def edge(self, app: ASGIApp) -> ASGIApp:
         """Wrap ``app`` so that hits of routes marked ``@cache(edge=True)`` are
         answered before its middleware stack -- the fastest answer there is,

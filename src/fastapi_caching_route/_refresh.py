@@ -36,6 +36,14 @@ class Refreshes:
     def running(self, key: Any) -> bool:
         return key in self._running
 
+    async def wait(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the running refreshes; whether all ended."""
+        tasks = list(self._running.values())
+        if not tasks:
+            return True
+        _, pending = await asyncio.wait(tasks, timeout=timeout)
+        return not pending
+
     def start(
         self,
         key: Any,

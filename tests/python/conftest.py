@@ -103,7 +103,14 @@ async def make_cache(
     url = request.getfixturevalue("redis_url") if backend_kind == "redis" else ""
     opened: list[RedisBackend] = []
 
+    made: list[FastAPICache] = []
+
     def factory(*, root_namespace: str | None = None, **kwargs: Any) -> FastAPICache:
+        cache = _make(root_namespace, **kwargs)
+        made.append(cache)
+        return cache
+
+    def _make(root_namespace: str | None, **kwargs: Any) -> FastAPICache:
         if backend_kind == "redis":
             # Generous timeouts: a loaded machine must not turn hits into fail-open misses.
             backend = RedisBackend.from_url(url, namespace=root_namespace, timeout=5.0)
@@ -118,6 +125,9 @@ async def make_cache(
         return FastAPICache(SimpleMemoryCache(namespace=root_namespace), **kwargs)
 
     yield factory
+    for cache in made:
+        # Background refreshes (stale-while-revalidate) end with their test.
+        await cache.wait_for_refreshes()
     for backend in opened:
         # Idempotent: a test may have closed it on its own event loop already.
         await backend.close()
