@@ -258,6 +258,18 @@ TEST(DecideStorage, NoCacheIsStoredButRevalidated) {
   EXPECT_TRUE(decide("no-cache=\"set-cookie\"").revalidate);
 }
 
+// RFC 9111 section 5.2.2.4: no-cache means the response "MUST NOT be used to
+// satisfy any other request without forwarding it for validation"; a route
+// ttl sets the lifetime, it does not waive the validation.
+TEST(DecideStorage, RouteTtlKeepsNoCacheRevalidation) {
+  StoragePolicy p;
+  p.route_ttl = 60;
+  const StorageDecision d = decide("no-cache", false, p);
+  EXPECT_EQ(d.verdict, StoreVerdict::store);
+  EXPECT_TRUE(d.revalidate);
+  EXPECT_EQ(d.ttl, 60);
+}
+
 TEST(DecideStorage, StaleDirectives) {
   StorageDecision d = decide("max-age=60, stale-while-revalidate=30, stale-if-error=600");
   EXPECT_EQ(d.stale_while_revalidate, 30);

@@ -51,6 +51,25 @@ async def test_a_route_ttl_never_overrides_no_store_or_private(
     assert cache.stats()["route"][f"not_stored_{verdict}"] == 3
 
 
+async def test_a_route_ttl_never_turns_off_no_cache_revalidation(make_cache: MakeCache) -> None:
+    # RFC 9111 section 5.2.2.4: a no-cache response "MUST NOT be used to satisfy
+    # any other request without forwarding it for validation".
+    cache = make_cache()
+    router = caching_router()
+    calls = Calls()
+
+    @cache(ttl=60)
+    @router.get("/validated")
+    def validated() -> Response:
+        calls()
+        return PlainTextResponse(BODY, headers={"cache-control": "no-cache"})
+
+    async with open_client(make_app(router)) as client:
+        responses = [await client.get("/validated") for _ in range(3)]
+    assert calls.count == 3
+    assert all(r.headers.get("x-cache") != "HIT" for r in responses)
+
+
 # --- only accepted statuses are stored ---------------------------------------------------
 
 
