@@ -1,0 +1,98 @@
+"""The fast lane answers learned hits before routing, and runs early
+dependencies once per request even when it misses and hands over to the route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from conftest import Calls, caching_router, make_app, open_client
+from fastapi import Depends, Request
+from starlette.routing import BaseRoute, Match
+from starlette.types import Receive, Scope, Send
+
+from fastapi_caching_route import FastAPICache
+
+pytestmark = pytest.mark.anyio
+
+
+class RoutingSpy(BaseRoute):
+    """A route that matches nothing and records every path routing asked it about."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        self.asked.append(scope["path"])
+        return Match.NONE, {}
+
+    def url_path_for(self, name: str, /, **path_params: Any) -> Any:
+        raise NotImplementedError
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+async def test_learned_hits_are_answered_without_routing() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    calls = Calls()
+
+    @cache()
+    @router.get("/items")
+    def items(q: str = "x") -> dict[str, Any]:
+        calls()
+        return {"q": q}
+
+    app = make_app(router)
+    spy = RoutingSpy()
+    app.router.routes.insert(0, spy)
+    async with open_client(app) as client:
+        answers = [await client.get("/items?q=a") for _ in range(4)]
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT", "HIT"]
+    assert all(a.json() == {"q": "a"} for a in answers)
+    # The miss and the first hit were routed (that hit taught the lane); the rest were not.
+    assert spy.asked == ["/items", "/items"]
+    assert calls.count == 1
+
+
+async def test_early_dependencies_run_once_when_the_lane_misses() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    seen: list[str] = []
+
+    def guard(request: Request) -> None:
+        seen.append(request.url.query)
+
+    @cache(dependencies=[Depends(guard)])
+    @router.get("/guarded")
+    def guarded(q: str = "x") -> str:
+        return q
+
+    async with open_client(make_app(router)) as client:
+        await client.get("/guarded?q=a")  # routed miss
+        await client.get("/guarded?q=a")  # routed hit: the lane learns /guarded
+        lane_hit = await client.get("/guarded?q=a")
+        lane_miss = await client.get("/guarded?q=b")  # the lane runs the guard, then misses
+    assert lane_hit.headers["x-cache"] == "HIT"
+    assert (lane_miss.json(), lane_miss.headers["x-cache"]) == ("b", "MISS")
+    assert seen == ["q=a", "q=a", "q=a", "q=b"]  # once per request
+
+
+async def test_early_dependencies_on_the_lane_can_read_the_request() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    bodies: list[bytes] = []
+
+    async def reads_body(request: Request) -> None:
+        bodies.append(await request.body())
+
+    @cache(dependencies=[Depends(reads_body)])
+    @router.get("/read")
+    def read() -> str:
+        return "read"
+
+    async with open_client(make_app(router)) as client:
+        answers = [await client.get("/read") for _ in range(3)]
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT"]
+    assert bodies == [b"", b"", b""]
