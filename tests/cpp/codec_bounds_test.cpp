@@ -8,11 +8,13 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "fcr/codec.hpp"
 #include "fcr/hash.hpp"
@@ -79,6 +81,40 @@ TEST(CodecBounds, EveryResealedTruncationIsRejectedWithoutReadingPastTheInput) {
     const std::string truncated = with_checksum(std::string(covered.substr(0, n)));
     EXPECT_FALSE(decode(page.place(truncated))) << "resealed prefix of " << n;
   }
+}
+
+// Little-endian fixed-width fields, as the format stores them.
+template <class T>
+void put_le(std::string& out, T v) {
+  unsigned char b[sizeof v];
+  std::memcpy(b, &v, sizeof v);
+  if constexpr (std::endian::native == std::endian::big) {
+    for (std::size_t i = 0; i < sizeof v / 2; ++i) std::swap(b[i], b[sizeof v - 1 - i]);
+  }
+  out.append(reinterpret_cast<const char*>(b), sizeof v);
+}
+
+// A length whose low 64 bits say 1 but whose tenth byte carries bits above
+// 2^64: wrapping it would read a huge length as a small one.
+TEST(CodecBounds, AVarintWithBitsAbove2Pow64IsRejectedWhateverItsLow64BitsSay) {
+  const auto encoding = [](std::string_view key_length) {
+    std::string out = "FCRE";
+    out.push_back('\x01');  // version
+    out.push_back('\x00');  // flags
+    put_le(out, std::uint16_t{200});
+    put_le(out, 1.5);
+    put_le(out, std::int64_t{7});
+    put_le(out, 2.5);
+    out.append(key_length);
+    out += "k";
+    out.push_back('\x00');  // no headers
+    out += "\x01" "b";       // body
+    out.push_back('\x00');  // no tags
+    return with_checksum(out);
+  };
+  EXPECT_TRUE(decode(encoding("\x01")));
+  EXPECT_FALSE(decode(encoding("\x81\x80\x80\x80\x80\x80\x80\x80\x80\x02")));
+  EXPECT_FALSE(decode(encoding("\x81\x80\x80\x80\x80\x80\x80\x80\x80\x7e")));
 }
 
 }  // namespace
