@@ -96,3 +96,49 @@ async def test_early_dependencies_on_the_lane_can_read_the_request() -> None:
         answers = [await client.get("/read") for _ in range(3)]
     assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT"]
     assert bodies == [b"", b"", b""]
+
+
+async def test_lane_hits_carry_the_path_parameters_routing_would_set() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    seen: list[dict[str, Any]] = []
+
+    @cache()
+    @router.get("/items/{item_id}")
+    def item(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    app = make_app(router)
+
+    @app.middleware("http")
+    async def record(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        seen.append(dict(request.scope.get("path_params", {})))
+        return response
+
+    async with open_client(app) as client:
+        answers = [await client.get("/items/7") for _ in range(4)]
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT", "HIT"]
+    assert seen == [{"item_id": "7"}] * 4
+
+
+async def test_requests_the_lane_does_not_answer_reach_the_app_intact() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+
+    @cache()
+    @router.get("/items")
+    def items() -> str:
+        return "items"
+
+    @router.post("/echo")
+    async def echo(request: Request) -> dict[str, Any]:
+        return {"body": (await request.body()).decode(), "path": request.url.path}
+
+    async with open_client(make_app(router)) as client:
+        for _ in range(3):
+            await client.get("/items")  # the lane is in place and has learned /items
+        posted = await client.post("/echo", content=b"payload")
+        missing = await client.get("/nowhere")
+    assert posted.json() == {"body": "payload", "path": "/echo"}
+    assert missing.status_code == 404

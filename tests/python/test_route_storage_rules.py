@@ -134,7 +134,7 @@ async def test_coalesced_followers_are_not_served_a_no_cache_entry(make_cache: M
     @router.get("/slow")
     async def slow() -> Response:
         calls()
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)  # long enough for all four to be waiting on the leader
         return PlainTextResponse(BODY, headers={"cache-control": "no-cache"})
 
     async with open_client(make_app(router)) as client:
