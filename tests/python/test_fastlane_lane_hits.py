@@ -1,5 +1,6 @@
-"""The fast lane answers learned hits before routing, and runs early
-dependencies once per request even when it misses and hands over to the route."""
+"""The fast lane answers learned hits before routing, with what routing would set;
+it runs early dependencies once per request, also when it misses and hands over to
+the route."""
 
 from __future__ import annotations
 
