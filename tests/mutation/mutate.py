@@ -11,7 +11,7 @@ tree is never touched):
 * **Engine**: each ``tests/mutation/engine/*.patch`` is one mistake in a
   safety rule of the C++ engine or the binding. It is applied to the scratch
   copy, the GoogleTest binary and the Python module are rebuilt
-  (incrementally), and ctest and pytest run against it.
+  (incrementally), ctest runs, and pytest runs when ctest did not kill it.
 
 Prints the score per area and every surviving mutant, and exits non-zero when
 an engine mutant survives or the Python score is below 90 %.

@@ -35,19 +35,21 @@ async def workers(redis_url: str) -> AsyncIterator[tuple[TieredBackend, TieredBa
     try:
         await first.get("warm-up")  # starts the listeners
         await second.get("warm-up")
-        await _subscribed(redis_url, 2)
+        await _subscribed(redis_url, first, second)
         yield first, second
     finally:
         await first.close()
         await second.close()
 
 
-async def _subscribed(redis_url: str, listeners: int) -> None:
+async def _subscribed(redis_url: str, *backends: TieredBackend) -> None:
+    """Until Redis counts the subscriptions and each backend knows it listens."""
     client = aioredis.Redis.from_url(redis_url)
     try:
         for _ in range(500):
             counts = await client.pubsub_numsub(CHANNEL)
-            if counts and counts[0][1] >= listeners:
+            subscribed = bool(counts) and counts[0][1] >= len(backends)
+            if subscribed and all(backend.listening for backend in backends):
                 return
             await asyncio.sleep(0.01)
         raise AssertionError("the invalidation listeners did not subscribe")
@@ -114,11 +116,13 @@ async def test_invalidate_cached_of_a_route_namespace_reaches_every_worker(
 
         apps.append(make_app(router))
     try:
+        for backend in backends:
+            await backend.get("warm-up")  # starts its listener
+        await _subscribed(redis_url, *backends)
         async with open_client(apps[0]) as one, open_client(apps[1]) as two:
             assert (await one.get("/items")).headers["x-cache"] == "MISS"
             assert (await two.get("/items")).headers["x-cache"] == "HIT"  # via Redis, into L1
-            assert (await two.get("/items")).headers["x-cache"] == "HIT"  # from its L1
-            await _subscribed(redis_url, 2)
+            assert backends[1].l1.get_nowait("items-key", "items") is not None
             assert await caches[0].invalidate_cached("items-key", namespace="items") == 1
             await _received(backends[1], 1)
             after = await two.get("/items")

@@ -16,6 +16,16 @@ from fastapi_caching_route import MemoryBackend, RedisBackend, StoredResponse, T
 pytestmark = pytest.mark.anyio
 
 
+async def _listening(backend: TieredBackend) -> None:
+    # L1 is used fully only while subscribed to invalidations.
+    await backend.get("warm-up")
+    for _ in range(500):
+        if backend.listening:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the invalidation listener did not subscribe")
+
+
 def _entry(*, lifetime: float = 0.0, age: float = 0.0) -> StoredResponse:
     return StoredResponse(
         200,
@@ -31,6 +41,7 @@ async def test_an_l1_fill_lives_no_longer_than_the_entry_has_left(redis_url: str
     writer = RedisBackend.from_url(redis_url)
     backend = TieredBackend(RedisBackend.from_url(redis_url), l1_ttl=60)
     try:
+        await _listening(backend)
         # 0.5 s of lifetime, 0.3 s of it gone: L1 may keep it 0.2 s, not l1_ttl.
         await writer.set("GET /short", _entry(lifetime=0.5, age=0.3))
         await writer.set("GET /long", _entry(lifetime=0.0))  # no lifetime: l1_ttl
@@ -48,6 +59,7 @@ async def test_an_l1_fill_lives_no_longer_than_the_entry_has_left(redis_url: str
 async def test_set_keeps_l1_within_the_ttl_and_redis_for_the_ttl(redis_url: str) -> None:
     backend = TieredBackend(RedisBackend.from_url(redis_url), l1_ttl=60)
     try:
+        await _listening(backend)
         assert await backend.set("GET /t", _entry(), namespace="n", ttl=0.2)
         assert backend.l1.get_nowait("GET /t", "n") is not None
         assert backend.l1.get_nowait("GET /t") is None  # its own namespace only
@@ -65,6 +77,7 @@ async def test_delete_and_clear_act_on_this_workers_tiers_in_their_namespace(
     backend = TieredBackend(RedisBackend.from_url(redis_url))
     other = RedisBackend.from_url(redis_url)
     try:
+        await _listening(backend)
         for namespace in ("n", None):
             await backend.set("GET /d", _entry(), namespace=namespace)
         assert await backend.delete("GET /d", "n") == 1
@@ -87,7 +100,7 @@ async def test_stats_hold_l1_counters_l2_counters_and_its_own(redis_url: str) ->
     backend = TieredBackend(RedisBackend.from_url(redis_url))
     try:
         stats = backend.stats()
-        assert stats["l2"] == {"rejected_values": 0, "skipped_breaker_open": 0}
+        assert {"rejected_values", "skipped_breaker_open"} <= stats["l2"].keys()
         assert {"hits", "entries", "l1_fills", "invalidations_received"} <= stats.keys()
     finally:
         await backend.close()
