@@ -99,7 +99,7 @@ void put_le(std::string& out, T v) {
 TEST(CodecBounds, AVarintWithBitsAbove2Pow64IsRejectedWhateverItsLow64BitsSay) {
   const auto encoding = [](std::string_view key_length) {
     std::string out = "FCRE";
-    out.push_back('\x01');  // version
+    out.push_back(static_cast<char>(fcr::codec::kVersion));
     out.push_back('\x00');  // flags
     put_le(out, std::uint16_t{200});
     put_le(out, 1.5);
@@ -107,6 +107,8 @@ TEST(CodecBounds, AVarintWithBitsAbove2Pow64IsRejectedWhateverItsLow64BitsSay) {
     put_le(out, 2.5);
     out.append(key_length);
     out += "k";
+    out.push_back('\x00');  // no Vary names
+    out.push_back('\x00');  // an empty secondary key
     out.push_back('\x00');  // no headers
     out += "\x01" "b";       // body
     out.push_back('\x00');  // no tags
