@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
 from conftest import Calls, caching_router, make_app, open_client
 from fastapi import Depends, Request
@@ -135,3 +136,25 @@ async def test_requests_the_lane_does_not_answer_reach_the_app_intact() -> None:
         missing = await client.get("/nowhere")
     assert posted.json() == {"body": "payload", "path": "/echo"}
     assert missing.status_code == 404
+
+
+async def test_what_the_lane_learned_under_one_root_path_is_not_served_under_another() -> None:
+    # Routes match on the path below root_path: /a/items is /items behind a proxy
+    # that mounts the app at /a, and no route at all without it.
+    cache = FastAPICache()
+    router = caching_router()
+
+    @cache()
+    @router.get("/items")
+    def items() -> str:
+        return "items"
+
+    app = make_app(router)
+    proxied = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, root_path="/a"), base_url="http://testserver"
+    )
+    async with proxied, open_client(app) as direct:
+        learned = [await proxied.get("/a/items") for _ in range(3)]
+        unrouted = await direct.get("/a/items")
+    assert [r.headers["x-cache"] for r in learned] == ["MISS", "HIT", "HIT"]
+    assert unrouted.status_code == 404
