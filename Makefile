@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: demo test install test-cpp test-asan test-python test-compat test-fuzz fuzz fuzz-build \
-	fuzz-toolchain gtest redis-server clean
+	fuzz-toolchain gtest redis-server clean mutate
 
 # The build tools; everything else comes from pyproject.toml's `test` extra.
 $(VENV)/.deps-stamp: pyproject.toml
@@ -74,7 +74,7 @@ test-compat: $(COMPAT_VENV)/.deps-stamp redis-server
 test: test-cpp test-asan test-fuzz bench-smoke test-compat test-python
 
 clean:
-	rm -rf build $(VENV) $(COMPAT_VENV)
+	rm -rf build $(VENV) $(COMPAT_VENV) $(MUTATE_VENV)
 
 # libFuzzer targets (tests/fuzz), built with Debian's clang 14 into build/fuzz.
 FUZZ_SECONDS ?= 300
@@ -120,3 +120,22 @@ bench: install wrk redis-server $(VENV)/.bench-stamp
 
 bench-smoke: install wrk redis-server $(VENV)/.bench-stamp
 	$(PY) -m benchmarks --smoke
+
+# Mutation testing (tests/mutation/README.md): mutmut over the request flow and
+# the backends, and the engine mutants kept as patches, each in a scratch copy
+# under build/mutation. About an hour from a clean clone on two cores; mutmut's
+# verdicts are kept in build/mutation/python, so a rerun tests what changed
+# (MUTATE_ARGS=--fresh forgets them). Not part of `make test`.
+MUTATE_VENV := .venv-mutate
+MUTATE_ARGS ?=
+$(MUTATE_VENV)/.deps-stamp: pyproject.toml
+	$(PYTHON) -m venv $(MUTATE_VENV)
+	$(MUTATE_VENV)/bin/pip install --quiet --upgrade pip
+	$(MUTATE_VENV)/bin/pip install --quiet "mutmut==3.8.1" "nanobind>=2.4" ninja cmake \
+		"tomli>=2; python_version < '3.11'"
+	$(MUTATE_VENV)/bin/python tests/mutation/mutate.py --requirements > $(MUTATE_VENV)/requirements.txt
+	$(MUTATE_VENV)/bin/pip install --quiet -r $(MUTATE_VENV)/requirements.txt
+	touch $@
+
+mutate: gtest redis-server $(MUTATE_VENV)/.deps-stamp
+	$(MUTATE_VENV)/bin/python tests/mutation/mutate.py $(MUTATE_ARGS)

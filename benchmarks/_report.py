@@ -105,22 +105,26 @@ def draw_chart(path: Path, hitcost: dict[str, dict[str, Any]], e2e: dict[str, An
     if not hitcost and not e2e:
         return "no chart: scenarios 1 and 2 were not run"
     systems = list(hitcost)
+    # One colour per system in both panels; either panel may be empty (a run of
+    # scenario 2 without scenario 1 has no hit costs, and the reverse).
+    palette = list(dict.fromkeys([*hitcost, *e2e]))
     variants = ["plain", "304", "auth", "query10", "1mib"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 2]})
     width = 0.8 / max(1, len(systems))
     for i, name in enumerate(systems):
         values = [(hitcost[name].get(v) or {}).get("us") or 0 for v in variants]
         xs = [j + i * width for j in range(len(variants))]
-        left.bar(xs, values, width, label=name)
+        left.bar(xs, values, width, label=name, color=f"C{palette.index(name)}")
     left.set_xticks([j + 0.4 - width / 2 for j in range(len(variants))], variants)
-    left.set_yscale("log")
     left.set_ylabel("µs per hit, in process (log; lower is better)")
-    left.set_title("Scenario 1: hit cost")
-    left.legend(fontsize=8)
+    left.set_title("Scenario 1: hit cost" if systems else "Scenario 1: not run")
+    if systems:
+        left.set_yscale("log")
+        left.legend(fontsize=8)
     names = [n for n, r in e2e.items() if r.get("rps")]
-    right.bar(names, [e2e[n]["rps"] for n in names], color=[f"C{systems.index(n)}" for n in names])
+    right.bar(names, [e2e[n]["rps"] for n in names], color=[f"C{palette.index(n)}" for n in names])
     right.set_ylabel("requests/s, uvicorn + wrk (higher is better)")
-    right.set_title("Scenario 2: end-to-end hot-key hits")
+    right.set_title("Scenario 2: end-to-end hot-key hits" if names else "Scenario 2: not run")
     right.tick_params(axis="x", rotation=30)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -248,6 +248,19 @@ TEST(DecideStorage, RouteTtlWins) {
   EXPECT_EQ(decide("max-age=7", false, p).ttl, 7);
 }
 
+// RFC 9111 section 3: a cache "MUST NOT store a response ... unless ... the
+// no-store cache directive is not present in the response". The route's ttl
+// sets the lifetime of what may be stored; it is no opt-in to storing.
+TEST(DecideStorage, RouteTtlNeverOverridesNoStorePrivateOrSetCookie) {
+  StoragePolicy p;
+  p.route_ttl = 60;
+  EXPECT_EQ(decide("no-store", false, p).verdict, StoreVerdict::no_store);
+  EXPECT_EQ(decide("public, max-age=600, no-store", false, p).verdict, StoreVerdict::no_store);
+  EXPECT_EQ(decide("private", false, p).verdict, StoreVerdict::private_);
+  EXPECT_EQ(decide("max-age=600", true, p).verdict, StoreVerdict::set_cookie);
+  EXPECT_EQ(decide("max-age=600", false, p).verdict, StoreVerdict::store);
+}
+
 TEST(DecideStorage, ZeroLifetimeIsNotStored) {
   EXPECT_EQ(decide("max-age=0").verdict, StoreVerdict::zero_lifetime);
   EXPECT_EQ(decide("max-age=junk").verdict, StoreVerdict::zero_lifetime);
@@ -262,6 +275,18 @@ TEST(DecideStorage, NoCacheIsStoredButRevalidated) {
   EXPECT_TRUE(d.revalidate);
   EXPECT_EQ(d.ttl, 60);
   EXPECT_TRUE(decide("no-cache=\"set-cookie\"").revalidate);
+}
+
+// RFC 9111 section 5.2.2.4: no-cache means the response "MUST NOT be used to
+// satisfy any other request without forwarding it for validation"; a route
+// ttl sets the lifetime, it does not waive the validation.
+TEST(DecideStorage, RouteTtlKeepsNoCacheRevalidation) {
+  StoragePolicy p;
+  p.route_ttl = 60;
+  const StorageDecision d = decide("no-cache", false, p);
+  EXPECT_EQ(d.verdict, StoreVerdict::store);
+  EXPECT_TRUE(d.revalidate);
+  EXPECT_EQ(d.ttl, 60);
 }
 
 TEST(DecideStorage, StaleDirectives) {

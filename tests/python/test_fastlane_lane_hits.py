@@ -1,0 +1,160 @@
+"""The fast lane answers learned hits before routing, with what routing would set;
+it runs early dependencies once per request, also when it misses and hands over to
+the route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from conftest import Calls, caching_router, make_app, open_client
+from fastapi import Depends, Request
+from starlette.types import Scope
+
+from fastapi_caching_route import FastAPICache
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_learned_hits_are_answered_without_routing() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    calls = Calls()
+
+    @cache()
+    @router.get("/items")
+    def items(q: str = "x") -> dict[str, Any]:
+        calls()
+        return {"q": q}
+
+    app = make_app(router)
+    # Routing asks the first route (FastAPI's /openapi.json) about every request;
+    # its own matches() is wrapped, so the route class (which the lane checks) is
+    # unchanged.
+    first = app.router.routes[0]
+    asked: list[str] = []
+    matches = first.matches
+
+    def spy(scope: Scope) -> Any:
+        asked.append(scope["path"])
+        return matches(scope)
+
+    first.matches = spy  # type: ignore[method-assign]
+    async with open_client(app) as client:
+        answers = [await client.get("/items?q=a") for _ in range(4)]
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT", "HIT"]
+    assert all(a.json() == {"q": "a"} for a in answers)
+    # The miss and the first hit were routed (that hit taught the lane); the rest were not.
+    assert asked == ["/items", "/items"]
+    assert calls.count == 1
+
+
+async def test_early_dependencies_run_once_when_the_lane_misses() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    seen: list[str] = []
+
+    def guard(request: Request) -> None:
+        seen.append(request.url.query)
+
+    @cache(dependencies=[Depends(guard)])
+    @router.get("/guarded")
+    def guarded(q: str = "x") -> str:
+        return q
+
+    async with open_client(make_app(router)) as client:
+        await client.get("/guarded?q=a")  # routed miss
+        await client.get("/guarded?q=a")  # routed hit: the lane learns /guarded
+        lane_hit = await client.get("/guarded?q=a")
+        lane_miss = await client.get("/guarded?q=b")  # the lane runs the guard, then misses
+    assert lane_hit.headers["x-cache"] == "HIT"
+    assert (lane_miss.json(), lane_miss.headers["x-cache"]) == ("b", "MISS")
+    assert seen == ["q=a", "q=a", "q=a", "q=b"]  # once per request
+
+
+async def test_early_dependencies_on_the_lane_can_read_the_request() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    bodies: list[bytes] = []
+
+    async def reads_body(request: Request) -> None:
+        bodies.append(await request.body())
+
+    @cache(dependencies=[Depends(reads_body)])
+    @router.get("/read")
+    def read() -> str:
+        return "read"
+
+    async with open_client(make_app(router)) as client:
+        answers = [await client.get("/read") for _ in range(3)]
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT"]
+    assert bodies == [b"", b"", b""]
+
+
+async def test_lane_hits_carry_the_path_parameters_routing_would_set() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    seen: list[dict[str, Any]] = []
+
+    @cache()
+    @router.get("/items/{item_id}")
+    def item(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    app = make_app(router)
+
+    @app.middleware("http")
+    async def record(request: Request, call_next: Any) -> Any:
+        response = await call_next(request)
+        seen.append(dict(request.scope.get("path_params", {})))
+        return response
+
+    async with open_client(app) as client:
+        answers = [await client.get("/items/7") for _ in range(4)]
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT", "HIT"]
+    assert seen == [{"item_id": "7"}] * 4
+
+
+async def test_requests_the_lane_does_not_answer_reach_the_app_intact() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+
+    @cache()
+    @router.get("/items")
+    def items() -> str:
+        return "items"
+
+    @router.post("/echo")
+    async def echo(request: Request) -> dict[str, Any]:
+        return {"body": (await request.body()).decode(), "path": request.url.path}
+
+    async with open_client(make_app(router)) as client:
+        for _ in range(3):
+            await client.get("/items")  # the lane is in place and has learned /items
+        posted = await client.post("/echo", content=b"payload")
+        missing = await client.get("/nowhere")
+    assert posted.json() == {"body": "payload", "path": "/echo"}
+    assert missing.status_code == 404
+
+
+async def test_what_the_lane_learned_under_one_root_path_is_not_served_under_another() -> None:
+    # Routes match on the path below root_path: /a/items is /items behind a proxy
+    # that mounts the app at /a, and no route at all without it.
+    cache = FastAPICache()
+    router = caching_router()
+
+    @cache()
+    @router.get("/items")
+    def items() -> str:
+        return "items"
+
+    app = make_app(router)
+    proxied = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, root_path="/a"), base_url="http://testserver"
+    )
+    async with proxied, open_client(app) as direct:
+        learned = [await proxied.get("/a/items") for _ in range(3)]
+        unrouted = await direct.get("/a/items")
+    assert [r.headers["x-cache"] for r in learned] == ["MISS", "HIT", "HIT"]
+    assert unrouted.status_code == 404
