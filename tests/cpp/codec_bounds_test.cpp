@@ -105,6 +105,9 @@ TEST(CodecBounds, AVarintWithBitsAbove2Pow64IsRejectedWhateverItsLow64BitsSay) {
     put_le(out, 1.5);
     put_le(out, std::int64_t{7});
     put_le(out, 2.5);
+    put_le(out, 0.0);  // initial age
+    put_le(out, 0.0);  // stale-while-revalidate
+    put_le(out, 0.0);  // stale-if-error
     out.append(key_length);
     out += "k";
     out.push_back('\x00');  // no Vary names
