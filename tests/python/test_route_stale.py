@@ -218,9 +218,7 @@ async def test_the_refresh_outlives_a_client_that_left(clock: Clock) -> None:
 # --- stale-if-error ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "failure", [RuntimeError("boom"), HTTPException(503), "status-500"], ids=["raise", "503", "500"]
-)
+@pytest.mark.parametrize("failure", ["raise", "503", "500"])
 async def test_stale_if_error_replaces_a_failing_endpoint(
     make_cache: MakeCache, clock: Clock, failure: Any
 ) -> None:
@@ -233,10 +231,12 @@ async def test_stale_if_error_replaces_a_failing_endpoint(
         await _get(client)
         await endpoint.finished()
         clock.now = NOW + 30
-        if failure == "status-500":
+        # Made here: an exception kept at module level would keep, through its
+        # traceback, every object of the app alive until the interpreter exits.
+        if failure == "500":
             endpoint.status = 500
         else:
-            endpoint.fail = failure
+            endpoint.fail = RuntimeError("boom") if failure == "raise" else HTTPException(503)
         answer = await _get(client)
     assert answer == (200, "v1", "STALE")
     assert cache.stats()["route"]["stale_if_error_answers"] == 1
