@@ -123,7 +123,7 @@ bench-smoke: install wrk redis-server $(VENV)/.bench-stamp
 
 # Mutation testing (tests/mutation/README.md): mutmut over the request flow and
 # the backends, and the engine mutants kept as patches, each in a scratch copy
-# under build/mutation. About an hour from a clean clone on two cores; mutmut's
+# under build/mutation. One and a half to two hours from a clean clone on two cores; mutmut's
 # verdicts are kept in build/mutation/python, so a rerun tests what changed
 # (MUTATE_ARGS=--fresh forgets them). Not part of `make test`.
 MUTATE_VENV := .venv-mutate
