@@ -1,4 +1,5 @@
 # The two commands a new user runs: `make demo` and `make test`.
+# Also: `make docs` / `make docs-serve` (the site, docs/ and mkdocs.yml).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +11,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: demo test install test-cpp test-asan test-python test-compat test-fuzz fuzz fuzz-build \
-	fuzz-toolchain gtest redis-server clean mutate
+	fuzz-toolchain gtest redis-server clean mutate docs docs-serve
 
 # The build tools; everything else comes from pyproject.toml's `test` extra.
 $(VENV)/.deps-stamp: pyproject.toml
@@ -71,10 +72,24 @@ test-compat: $(COMPAT_VENV)/.deps-stamp redis-server
 	$(COMPAT_VENV)/bin/python -m pytest -q -o "filterwarnings=ignore::DeprecationWarning"
 
 # The Python suite runs last so that its summary closes the output.
-test: test-cpp test-asan test-fuzz bench-smoke test-compat test-python
+test: test-cpp test-asan test-fuzz bench-smoke test-compat docs test-python
 
 clean:
 	rm -rf build $(VENV) $(COMPAT_VENV) $(MUTATE_VENV)
+
+# The documentation site: mkdocs-material, the API reference by mkdocstrings.
+# --strict turns every warning (a broken link, a missing reference or snippet)
+# into a failure. The pages' code runs in tests/python/test_docs.py.
+$(VENV)/.docs-stamp: $(VENV)/.install-stamp
+	$(PIP) install --quiet --no-build-isolation ".[docs]"
+	touch $@
+
+# (NO_MKDOCS_2_WARNING: mkdocs-material's banner about its successor.)
+docs: $(VENV)/.docs-stamp
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
+
+docs-serve: $(VENV)/.docs-stamp
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr $(HOST):$(PORT)
 
 # libFuzzer targets (tests/fuzz), built with Debian's clang 14 into build/fuzz.
 FUZZ_SECONDS ?= 300
