@@ -19,7 +19,6 @@ SKIPPED = ("__pycache__", ".so", ".pyc")
 def main(dist: Path) -> None:
     (sdist,) = dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
-        top, *_ = archive.getnames()[0].split("/")
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     needed = set(NEEDED_FILES)
     for directory in NEEDED_DIRS:
