@@ -56,3 +56,15 @@ assert client.get("/report", headers={"If-Modified-Since": "yesterday"}).status_
 assert client.get("/document").headers["etag"] == '"v7"'
 assert client.get("/document", headers={"If-None-Match": '"v7"'}).status_code == 304
 # --8<-- [end:own-etag]
+
+# --8<-- [start:range]
+full = client.get("/document")
+assert full.text == '"version 7"'
+part = client.get("/document", headers={"Range": "bytes=1-7"})
+assert part.status_code == 206 and part.text == "version"
+assert part.headers["content-range"] == f"bytes 1-7/{len(full.content)}"
+assert client.get("/document", headers={"Range": "bytes=100-"}).status_code == 416
+# If-Range with a validator that no longer matches: the whole 200.
+changed = client.get("/document", headers={"Range": "bytes=1-7", "If-Range": '"v6"'})
+assert changed.status_code == 200
+# --8<-- [end:range]

@@ -31,9 +31,10 @@ def catalog() -> list[str]:
 # --8<-- [end:auth-before]
 
 # --8<-- [start:auth-after]
-@cache(shared=True)  # callers with Authorization may share this response
+@cache(shared=True)  # callers with Authorization may share this response ...
 @router.get("/catalog-shared")
-def catalog_shared() -> list[str]:
+def catalog_shared(response: Response) -> list[str]:
+    response.headers["Cache-Control"] = "public, max-age=60"  # ... as it says (RFC 9111 3.5)
     return ["a", "b"]
 
 
