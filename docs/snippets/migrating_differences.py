@@ -83,9 +83,38 @@ def export() -> StreamingResponse:
     return StreamingResponse(rows(), media_type="text/csv")
 # --8<-- [end:stream]
 
+# --8<-- [start:unsafe]
+items = {1: "lamp"}
+
+
+@cache(ttl=300)
+@router.get("/items/{item_id}")
+def read_item(item_id: int) -> str:
+    return items[item_id]
+
+
+@router.put("/items/{item_id}")
+def write_item(item_id: int, name: str) -> str:
+    items[item_id] = name
+    return name
+# --8<-- [end:unsafe]
+
+# --8<-- [start:unsafe-after]
+search_cache = FastAPICache(invalidate_on_unsafe=False)  # 0.6.0's behaviour
+search_router = APIRouter(route_class=CachingRoute)
+
+
+@search_cache(ttl=60)
+@search_router.post("/search")
+def search(q: str) -> list[str]:
+    return [q]  # a cached POST: its own success must not invalidate it
+# --8<-- [end:unsafe-after]
+
 app = FastAPI()
 app.include_router(router)
 client = TestClient(app)
+search_app = FastAPI()
+search_app.include_router(search_router)
 
 # --8<-- [start:set-cookie-check]
 # 0.6.0 stored the first caller's cookie and replayed it to everyone.
@@ -150,3 +179,15 @@ try:
 except ValueError as error:
     assert "206" in str(error)  # a partial response would answer every later request
 # --8<-- [end:status-206]
+
+# --8<-- [start:unsafe-check]
+# 0.6.0 kept serving "lamp" until the ttl ran out.
+assert client.get("/items/1").headers["x-cache"] == "MISS"
+assert client.put("/items/1?name=lantern").status_code == 200
+after = client.get("/items/1")
+assert after.headers["x-cache"] == "MISS" and after.json() == "lantern"
+
+search_client = TestClient(search_app)
+assert search_client.post("/search?q=lamp").headers["x-cache"] == "MISS"
+assert search_client.post("/search?q=lamp").headers["x-cache"] == "HIT"
+# --8<-- [end:unsafe-check]
