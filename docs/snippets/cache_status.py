@@ -1,7 +1,6 @@
-from fastapi import APIRouter, FastAPI, Response
-from fastapi.testclient import TestClient
-
 # --8<-- [start:app]
+from fastapi import APIRouter, FastAPI, Response
+
 from fastapi_caching_route import CachingRoute, FastAPICache
 
 cache = FastAPICache(cache_status=True)  # cache_status_name="fastapi-caching-route"
@@ -25,6 +24,8 @@ def page(response: Response) -> str:
     response.headers["CDN-Cache-Control"] = "max-age=600"  # for shared caches: us
     return "page"
 # --8<-- [end:cdn]
+
+from fastapi.testclient import TestClient
 
 app = FastAPI()
 app.include_router(router)

@@ -1,7 +1,6 @@
-from fastapi import APIRouter, FastAPI, Request
-from fastapi.testclient import TestClient
-
 # --8<-- [start:app]
+from fastapi import APIRouter, FastAPI, Request
+
 from fastapi_caching_route import CachingRoute, FastAPICache
 
 cache = FastAPICache()
@@ -29,6 +28,8 @@ app = cache.edge(api)  # serve this object: uvicorn main:app
 # --8<-- [end:app]
 
 # --8<-- [start:check]
+from fastapi.testclient import TestClient
+
 client = TestClient(app)
 assert client.get("/prices").headers["x-cache"] == "MISS"  # through the app
 for _ in range(3):
