@@ -22,7 +22,7 @@ async def dashboard(response: Response) -> dict[str, int]:
     return {"version": calls["dashboard"]}
 
 
-@cache()
+@cache(stale_while_revalidate=0)  # stale only when the endpoint fails
 @router.get("/quotes")
 async def quotes(response: Response) -> dict[str, int]:
     calls["quotes"] += 1
