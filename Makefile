@@ -1,4 +1,6 @@
 # The two commands a new user runs: `make demo` and `make test`.
+# Also: `make docs` / `make docs-serve` (the site, docs/ and mkdocs.yml) and
+# `make dist` (sdist and manylinux wheel in dist/).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +12,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .PHONY: demo test install test-cpp test-asan test-python test-compat test-fuzz fuzz fuzz-build \
-	fuzz-toolchain gtest redis-server clean mutate
+	fuzz-toolchain gtest redis-server clean mutate docs docs-serve dist test-wheel wheel-matrix
 
 # The build tools; everything else comes from pyproject.toml's `test` extra.
 $(VENV)/.deps-stamp: pyproject.toml
@@ -71,10 +73,75 @@ test-compat: $(COMPAT_VENV)/.deps-stamp redis-server
 	$(COMPAT_VENV)/bin/python -m pytest -q -o "filterwarnings=ignore::DeprecationWarning"
 
 # The Python suite runs last so that its summary closes the output.
-test: test-cpp test-asan test-fuzz bench-smoke test-compat test-python
+test: test-cpp test-asan test-fuzz bench-smoke test-compat docs test-wheel test-python
 
 clean:
-	rm -rf build $(VENV) $(COMPAT_VENV) $(MUTATE_VENV)
+	rm -rf build dist $(VENV) $(COMPAT_VENV) $(MUTATE_VENV)
+
+# The documentation site: mkdocs-material, the API reference by mkdocstrings.
+# --strict turns every warning (a broken link, a missing reference or snippet)
+# into a failure. The pages' code runs in tests/python/test_docs.py.
+$(VENV)/.docs-stamp: $(VENV)/.install-stamp
+	$(PIP) install --quiet --no-build-isolation ".[docs]"
+	touch $@
+
+# (NO_MKDOCS_2_WARNING: mkdocs-material's banner about its successor.)
+docs: $(VENV)/.docs-stamp
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir build/site
+
+docs-serve: $(VENV)/.docs-stamp
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs serve --strict --dev-addr $(HOST):$(PORT)
+
+# Distributions: the sdist, and this machine's wheel built from the tree (the
+# build directory of `make install` is reused) and repaired to a manylinux tag.
+$(VENV)/.dist-stamp: $(VENV)/.install-stamp
+	$(PIP) install --quiet --no-build-isolation ".[dist]"
+	touch $@
+
+dist: $(VENV)/.dist-stamp
+	rm -rf dist build/wheelhouse
+	$(PY) -m build --sdist --no-isolation --outdir dist . >/dev/null
+	$(PY) tests/check_sdist.py dist
+	$(PIP) wheel --quiet --no-build-isolation --no-deps --wheel-dir build/wheelhouse .
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/auditwheel repair --wheel-dir dist build/wheelhouse/*.whl
+	$(VENV)/bin/twine check --strict dist/*
+	@ls -l dist
+
+# The wheel in a fresh venv: our package only as a binary (no compiler can be
+# used: CC and CXX fail), its dependencies from the index; then the smoke test
+# serves examples/minimal_app.py (MISS, HIT, 304).
+WHEEL_VENV := build/wheel-venv
+test-wheel: dist wheel-matrix
+	@$(VENV)/bin/auditwheel show dist/*.whl | tee build/auditwheel-show.txt
+	@grep -q 'platform tag: "manylinux_' build/auditwheel-show.txt
+	@ls dist/*manylinux*.whl >/dev/null
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	CC=false CXX=false $(WHEEL_VENV)/bin/pip install --quiet --no-index --find-links dist \
+		--only-binary=:all: --no-deps fastapi-caching-route
+	CC=false CXX=false $(WHEEL_VENV)/bin/pip install --quiet --find-links dist \
+		--only-binary=fastapi-caching-route fastapi-caching-route httpx2
+	$(WHEEL_VENV)/bin/pip check
+	cd $(WHEEL_VENV) && bin/python $(abspath tests/wheel_smoke.py)
+
+# The cibuildwheel matrix of pyproject.toml, checked without building:
+# cibuildwheel 3.x, the last to build the free-threaded 3.13 (cp313t).
+$(VENV)/.cibw-stamp: $(VENV)/.deps-stamp
+	$(PIP) install --quiet "cibuildwheel>=3.1,<4"
+	touch $@
+
+wheel-matrix: $(VENV)/.cibw-stamp
+	@mkdir -p build
+	@for platform in linux macos windows; do \
+		$(VENV)/bin/cibuildwheel --print-build-identifiers --platform $$platform . \
+			> build/cibw-$$platform.txt || exit 1; \
+		echo "$$platform: $$(tr '\n' ' ' < build/cibw-$$platform.txt)"; \
+	done
+	@grep -q '^cp313t-manylinux_x86_64$$' build/cibw-linux.txt
+	@grep -q '^cp313t-manylinux_aarch64$$' build/cibw-linux.txt
+	@grep -q '^cp313t-macosx_arm64$$' build/cibw-macos.txt
+	@grep -q '^cp313t-win_amd64$$' build/cibw-windows.txt
+	@grep -q '^cp310-manylinux_x86_64$$' build/cibw-linux.txt
 
 # libFuzzer targets (tests/fuzz), built with Debian's clang 14 into build/fuzz.
 FUZZ_SECONDS ?= 300
