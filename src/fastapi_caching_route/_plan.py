@@ -352,7 +352,7 @@ class CachePlan:
         await storing.put_entry(self, key, entry)
         _, age, ttl_left = _core.decide_reuse(entry.timing, time.time(), True)
         scope[STATUS_KEY] = "fwd=stale; fwd-status=304"
-        return self._replay(entry, scope["method"], asked, False, age, ttl_left)
+        return self._replay(entry, scope["method"], asked, False, age, ttl_left, forwarded=True)
 
     def answer_early(self, scope: Scope) -> Answer | None:
         """The fast lane's question: (status, headers, body) straight from the
@@ -441,7 +441,9 @@ class CachePlan:
         self.cache.counters[counter] += 1
         scope[STATUS_KEY] = "fwd=stale; detail=error"
         _, age, ttl_left = _core.decide_reuse(entry.timing, time.time(), True)
-        return self._replay(entry, scope["method"], asked, False, age, ttl_left, stale=True)
+        return self._replay(
+            entry, scope["method"], asked, False, age, ttl_left, stale=True, forwarded=True
+        )
 
     def _native_hit(
         self, key: str, scope: Scope, headers: dict[bytes, bytes], head: bool
@@ -518,9 +520,11 @@ class CachePlan:
         ttl_left: float,
         *,
         stale: bool = False,
+        forwarded: bool = False,
     ) -> Response:
         # The engine decides, as on the native hit path: 304, 206/416, or the
-        # stored response.
+        # stored response. A forwarded answer (the endpoint was asked) gets its
+        # Cache-Status member from handle(), so the engine adds none.
         status, fields, body = _core.replay(
             entry.status_code,
             entry.raw_headers,
@@ -537,7 +541,7 @@ class CachePlan:
             head,
             time.time(),
             self.cache.stale_header if stale else self.cache.hit_header,
-            self.cache.cache_status_name,
+            None if forwarded else self.cache.cache_status_name,
             stale,
         )
         if stale:

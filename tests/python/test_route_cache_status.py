@@ -56,6 +56,31 @@ async def test_cache_status_of_a_response_not_stored(make_cache: MakeCache) -> N
     assert response.headers["cache-status"] == "fastapi-caching-route; fwd=uri-miss"
 
 
+async def test_cache_status_of_a_revalidated_entry_is_one_member(make_cache: MakeCache) -> None:
+    # RFC 9211 section 2: each cache adds one member; a stored response sent
+    # after asking the endpoint is "fwd=stale" with its "fwd-status", not a hit.
+    calls = Calls()
+    cache = make_cache(cache_status=True)
+    router = caching_router()
+
+    @cache()
+    @router.get("/r")
+    def resource(request: Request) -> Response:
+        calls()
+        if request.headers.get("if-none-match") == '"v1"':
+            return Response(status_code=304, headers={"etag": '"v1"'})
+        return PlainTextResponse("r", headers={"cache-control": "no-cache", "etag": '"v1"'})
+
+    async with open_client(make_app(router)) as client:
+        await client.get("/r")
+        revalidated = await client.get("/r")
+    assert revalidated.status_code == 200
+    assert revalidated.headers.get_list("cache-status") == [
+        "fastapi-caching-route; fwd=stale; fwd-status=304"
+    ]
+    assert calls.count == 2
+
+
 def test_cache_status_name_must_be_a_token() -> None:
     with pytest.raises(ValueError, match="cache_status_name"):
         FastAPICache(cache_status=True, cache_status_name="two words")

@@ -242,6 +242,25 @@ async def test_stale_if_error_replaces_a_failing_endpoint(
     assert cache.stats()["route"]["stale_if_error_answers"] == 1
 
 
+async def test_a_stale_if_error_answer_has_one_cache_status_member(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # RFC 9211 section 2.2: the stored response sent instead of the endpoint's
+    # error is "fwd=stale", one member for this cache (not also a "hit").
+    endpoint = Endpoint()
+    app = make_app(endpoint.router(make_cache(cache_status=True), ttl=10, stale_if_error=60))
+    async with open_client(app) as client:
+        await _get(client)
+        await endpoint.finished()
+        clock.now = NOW + 30
+        endpoint.status = 503
+        answer = await client.get("/s")
+    assert (answer.status_code, answer.text) == (200, "v1")
+    assert answer.headers.get_list("cache-status") == [
+        "fastapi-caching-route; fwd=stale; detail=error"
+    ]
+
+
 async def test_outside_the_window_the_error_is_the_answer(
     make_cache: MakeCache, clock: Clock
 ) -> None:
