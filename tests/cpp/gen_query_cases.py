@@ -38,7 +38,7 @@ def c_literal(data: bytes) -> str:
     out = []
     for b in data:
         if b in (0x22, 0x5C) or b < 0x20 or b >= 0x7F or b == 0x3F:  # '?' avoids trigraphs
-            out.append("\\%03o" % b)
+            out.append(f"\\{b:03o}")
         else:
             out.append(chr(b))
     return '"' + "".join(out) + '"sv'
@@ -48,9 +48,9 @@ def main() -> None:
     for raw in INPUTS:
         items = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
         pairs = ", ".join(
-            "{%s, %s}" % (c_literal(k.encode()), c_literal(v.encode())) for k, v in items
+            f"{{{c_literal(k.encode())}, {c_literal(v.encode())}}}" for k, v in items
         )
-        print("    {%s, {%s}}," % (c_literal(raw), pairs))
+        print(f"    {{{c_literal(raw)}, {{{pairs}}}}},")
 
 
 if __name__ == "__main__":
