@@ -106,13 +106,19 @@ async def store(plan: CachePlan, response: Response, key: str, request: Request)
     if cache.strip_cdn_cache_control and "cdn-cache-control" in headers:
         del headers["cdn-cache-control"]
     try:
-        tags = await tags_of(plan, request)
+        route_tags = await route_tags_of(plan, request)
     except Exception:  # as a key that cannot be built: served, not stored
         plan.failed("tag_errors", "computing the route's tags failed; response not stored")
         return response
-    if cache.tag_header is not None and len(tags) > 1:
+    if cache.tag_header is not None and route_tags:
         separator = ", " if cache.tag_header.lower() == "cache-tag" else " "
-        headers[cache.tag_header] = separator.join(tags[1:])
+        headers[cache.tag_header] = separator.join(route_tags)
+    # RFC 9111 section 4.4's invalidation finds the entries of a path by its
+    # tag; without invalidation after writes an entry does not pay for one.
+    if cache.invalidate_on_unsafe:
+        tags = tuple(dict.fromkeys((path_tag(scope["path"]), *route_tags)))
+    else:
+        tags = route_tags
 
     secondary = _core.secondary_key(vary_names, scope["headers"]) if vary_names else ""
     variant = (tuple(vary_names), secondary)
@@ -250,9 +256,8 @@ def refreshed(plan: CachePlan, entry: StoredResponse, not_modified: Response) ->
     )
 
 
-async def tags_of(plan: CachePlan, request: Request) -> tuple[str, ...]:
-    """The entry's tags: its target path first (RFC 9111 section 4.4's
-    invalidation finds it by that), then the route's."""
+async def route_tags_of(plan: CachePlan, request: Request) -> tuple[str, ...]:
+    """The route's tags for this request (``@cache(tags=...)``), each once."""
     route_tags = plan.config.tags
     if callable(route_tags):
         computed: Any = route_tags(request)
@@ -265,7 +270,7 @@ async def tags_of(plan: CachePlan, request: Request) -> tuple[str, ...]:
             if not isinstance(tag, str) or not tag:
                 raise TypeError(f"tags must be non-empty str, got {tag!r}")
         route_tags = found
-    return tuple(dict.fromkeys((path_tag(request.scope["path"]), *route_tags)))
+    return tuple(dict.fromkeys(route_tags))
 
 
 def _add_validators(

@@ -138,6 +138,22 @@ async def test_invalidation_after_writes_can_be_turned_off(make_cache: MakeCache
     assert state == "HIT"
 
 
+async def test_entries_carry_their_path_tag_only_for_invalidation_after_writes(
+    make_cache: MakeCache,
+) -> None:
+    # The path tag is what invalidation after writes needs; without it an
+    # entry does not pay for one (its bytes in the native store's tag index).
+    calls = Calls()
+    states = []
+    for product, invalidate_on_unsafe in ((1, True), (2, False)):
+        cache = make_cache(invalidate_on_unsafe=invalidate_on_unsafe)
+        async with open_client(make_app(_catalog(cache, calls))) as client:
+            await client.get(f"/products/{product}")
+            removed = await cache.invalidate_tags(f"path:/products/{product}")
+            states.append((removed, await _x(client, f"/products/{product}")))
+    assert states == [(1, "MISS"), (0, "HIT")]
+
+
 async def test_tags_can_go_to_a_cdn(make_cache: MakeCache) -> None:
     cache = make_cache(tag_header="Surrogate-Key")
     calls = Calls()
