@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import gzip
 import importlib
 import json
 import os
@@ -26,9 +27,11 @@ from urllib.parse import urlsplit
 import _asgi
 import _payload
 
+_GZIP = ((b"accept-encoding", b"gzip"),)
 # variant -> (path, query, extra headers, route whose endpoint counts calls)
 VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
     "plain": ("/plain", b"", (), "plain"),
+    "edge": ("/plain", b"", (), "plain"),  # ours: answered by cache.edge(app)
     "304": ("/plain", b"", (), "plain"),  # If-None-Match added once the ETag is known
     "auth": ("/auth", b"", ((b"x-api-key", _payload.API_KEY.encode()),), "auth"),
     "query10": (
@@ -39,7 +42,11 @@ VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
     ),
     "1mib": ("/big", b"", (), "big"),
     "stale": ("/stale", b"", (), "stale"),  # ours only: adapter.build_stale_app()
+    "100kib": ("/mid", b"", (), "mid"),
+    "gzip": ("/mid", b"", _GZIP, "mid"),  # through GZipMiddleware (ours: compress=True)
+    "gzip-today": ("/mid", b"", _GZIP, "mid"),  # ours without compress=True
 }
+GZIP_VARIANTS = ("gzip", "gzip-today")
 PACKAGES = (
     "fastapi",
     "starlette",
@@ -66,14 +73,13 @@ async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | 
     """
     route = VARIANTS[variant][3]
     expected = 304 if variant == "304" else 200
-    if not adapter.IS_CACHE:  # the floors: only the status can be checked
+    if not adapter.IS_CACHE:  # the floors: only the status (and the coding) can be checked
         scope = _scope(variant, _payload.ETAG.encode() if variant == "304" else None)
         got = await _asgi.request(app, scope)
-        return (
-            (scope, "", got.body_bytes)
-            if got.status == expected
-            else (None, f"status {got.status}", 0)
-        )
+        if got.status != expected:
+            return None, f"status {got.status}", 0
+        why = await _wrong_body(app, scope, variant)
+        return (None, why, 0) if why else (scope, "", got.body_bytes)
     scope = _scope(variant)
     for _ in range(2):  # a miss that stores, then a hit
         got = await _asgi.request(app, scope)
@@ -84,7 +90,7 @@ async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | 
         if etag is None:
             return None, "no ETag on hits", 0
         scope = _scope(variant, etag)
-    calls = _payload.CALLS[route]
+    calls, seen = _payload.CALLS[route], _payload.CALLS["middleware"]
     for _ in range(3):
         got = await _asgi.request(app, scope)
     if got.status != expected:
@@ -93,7 +99,28 @@ async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | 
         return None, "endpoint ran on a repeated request: not a hit", 0
     if adapter.hit_header(got.headers) is False:
         return None, "no hit header", 0
-    return scope, "", got.body_bytes
+    if _payload.CALLS["middleware"] != seen:  # the edge variant's middleware saw the hits
+        return None, "hits went through the app's middleware: not edge hits", 0
+    why = await _wrong_body(app, scope, variant)
+    return (None, why, 0) if why else (scope, "", got.body_bytes)
+
+
+async def _wrong_body(app: Any, scope: dict, variant: str) -> str:
+    """Why the compression variants' answer is not the gzip-coded ~100 KiB body
+    (checked once, not timed); '' when it is, or for any other variant."""
+    if variant not in GZIP_VARIANTS:
+        return ""
+    got = _WithBody()
+    await app(dict(scope), _asgi.make_receive(), got)
+    if got.headers.get(b"content-encoding") != b"gzip":
+        return f"Content-Encoding {got.headers.get(b'content-encoding')!r}, expected gzip"
+    try:
+        decoded = gzip.decompress(got.body)
+    except (OSError, EOFError):  # GZipMiddleware passes on what says it is coded already
+        return "Content-Encoding: gzip on a body that is not gzip"
+    if decoded != _payload.MID_BODY:
+        return "the gzip body does not decode to the payload"
+    return ""
 
 
 @dataclass
@@ -163,38 +190,40 @@ async def hitcost(adapter: Any, variants: list[str], rounds: int, round_seconds:
         if scope is None:
             results[variant] = {"us": None, "note": f"not verified: {why}"}
             continue
-        if variant == "stale":
-            results[variant] = await _stale_rounds(adapter, app, scope, rounds, round_seconds)
-            results[variant].setdefault("body_bytes", body)
-            continue
-        per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
-        results[variant] = {
-            "us": statistics.median(per_round),
-            "rounds": per_round,
-            "body_bytes": body,
-            "note": note,
-        }
+        if variant in getattr(adapter, "PAIRED", {}):
+            got = await _paired_rounds(adapter, variant, app, scope, rounds, round_seconds)
+        else:
+            per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+            got = {"us": statistics.median(per_round), "rounds": per_round}
+        results[variant] = {"body_bytes": body, "note": note, **got}
+        why = await _wrong_body(app, scope, variant)  # still right after thousands of hits?
+        if why:
+            results[variant] = {"us": None, "note": f"after timing: {why}"}
     return results
 
 
-async def _stale_rounds(
-    adapter: Any, app: Any, scope: dict, rounds: int, round_seconds: float
+async def _paired_rounds(
+    adapter: Any, variant: str, app: Any, scope: dict, rounds: int, round_seconds: float
 ) -> dict:
-    """Stale answers timed in alternate rounds with plain hits on a plain app
-    of the same adapter (the target's reference), side by side."""
-    plain = adapter.build_app("plain")
-    plain_scope, why, _ = await _verified_scope(adapter, plain, "plain")
-    if plain_scope is None:
-        return {"us": None, "note": f"plain reference not verified: {why}"}
+    """A variant whose target is a ratio to a reference (``adapter.PAIRED``: the
+    stale answer to a plain hit, the stored-gzip hit to a plain 100 KiB hit, the
+    edge hit to asgi-floor), both timed in alternate rounds in this worker, side
+    by side. ``ref_rounds`` pair up with ``rounds``."""
+    module, ref_variant = adapter.PAIRED[variant]
+    ref_adapter = importlib.import_module(module) if module else adapter
+    reference = ref_adapter.build_app(ref_variant)
+    ref_scope, why, _ = await _verified_scope(ref_adapter, reference, ref_variant)
+    if ref_scope is None:
+        return {"us": None, "note": f"reference ({ref_variant}) not verified: {why}"}
     calls = _payload.CALLS.copy()
     # Three times the rounds: the pairs' ratio is the target, and a shared
     # machine's contention hits one half of a pair as often as both.
-    stale, reference = await _asgi.alternate_rounds(
-        [(app, scope), (plain, plain_scope)], _payload.STALE_PAIRS * rounds, round_seconds
+    timed, ref_timed = await _asgi.alternate_rounds(
+        [(app, scope), (reference, ref_scope)], _payload.STALE_PAIRS * rounds, round_seconds
     )
-    if calls != _payload.CALLS:
-        return {"us": None, "note": "the endpoint ran while timed: not stale answers"}
-    return {"us": statistics.median(stale), "rounds": stale, "plain_rounds": reference}
+    if calls != _payload.CALLS:  # an endpoint (or the edge variant's middleware) ran
+        return {"us": None, "note": "the endpoint or the middleware ran while timed: not hits"}
+    return {"us": statistics.median(timed), "rounds": timed, "ref_rounds": ref_timed}
 
 
 async def memory(adapter: Any, variant: str, entries: int) -> dict | None:
