@@ -462,11 +462,11 @@ async def _shared_hits(
     }
 
 
-def serve(adapter: Any, port: int) -> None:
+def serve(adapter: Any, port: int, variant: str = "plain") -> None:
     import uvicorn  # only this task needs it
 
     uvicorn.run(
-        adapter.build_app("plain"),
+        adapter.build_app(variant),
         host="127.0.0.1",
         port=port,
         http="httptools",
