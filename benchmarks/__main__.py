@@ -99,7 +99,7 @@ def main() -> None:
         ("2", "end to end (uvicorn + wrk)", lambda: [_scenarios.end_to_end(systems, cfg)]),
         ("3", "memory", lambda: _scenarios.memory(systems, cfg, versions)),
         ("4", "stampede", lambda: _scenarios.stampede(systems, cfg, versions)),
-        ("5", "shared store", lambda: [_scenarios.shared_store(systems, cfg, versions)]),
+        ("5", "shared store", lambda: _scenarios.shared_store(systems, cfg, versions)),
         ("6", "eviction quality", lambda: [_scenarios.eviction(args.smoke)]),
     ]
     for key, label, run in steps:

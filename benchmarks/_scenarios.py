@@ -476,7 +476,9 @@ def _stampede_two_workers(
     return section
 
 
-def shared_store(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
+def shared_store(
+    systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]
+) -> list[Section]:
     from . import _shared_store  # the runner, redis-server and the table live there
 
     return _shared_store.run(systems, cfg, versions)

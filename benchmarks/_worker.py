@@ -368,7 +368,10 @@ async def shared(
             continue
         app, close = built
         try:
-            got = await _shared_hits(adapter, app, port, rounds, round_seconds, probe, concurrency)
+            bare = url if kind in getattr(adapter, "BARE_GET_KINDS", ()) else None
+            got = await _shared_hits(
+                adapter, app, port, rounds, round_seconds, probe, concurrency, bare
+            )
         finally:
             stuck = await _close_within(close, CLOSE_SECONDS)
         results[kind] = {"note": getattr(adapter, "SHARED_NOTES", {}).get(kind, ""), **got}
@@ -432,7 +435,11 @@ async def _shared_hits(
     round_seconds: float,
     probe: int,
     concurrency: int,
+    bare_url: str | None = None,
 ) -> dict:
+    """Hits timed one at a time and ``concurrency`` at a time. With ``bare_url``,
+    the sequential hits alternate, round by round, with a bare redis-py GET of
+    the value the app stored (``_BareGet``): the reference of ours' Redis hits."""
     scope, why, body = await _verified_scope(adapter, app, "plain")
     if scope is None:
         return {"us": None, "note": f"not verified: {why}"}
@@ -445,11 +452,33 @@ async def _shared_hits(
         return (int(after[counter]) - int(before[counter]) - extra) / probe
 
     calls = _payload.CALLS["plain"]
-    per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+    bare: dict[str, Any] = {}
+    if bare_url is None:
+        per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+    else:
+        get = await _BareGet.of_stored_value(bare_url, counters)
+        try:
+            per_round, bare_rounds = await _asgi.alternate_rounds(
+                [(app, scope), (get, scope)], _payload.STALE_PAIRS * rounds, round_seconds
+            )
+            bare_concurrent = await _concurrent_rounds(
+                get, scope, rounds, round_seconds, concurrency
+            )
+        finally:
+            await get.client.aclose()
+        bare = {
+            "bare_rounds": bare_rounds,
+            "bare_us": statistics.median(bare_rounds),
+            "bare_concurrent_rounds": bare_concurrent,
+            "bare_concurrent_us": statistics.median(bare_concurrent),
+            "bare_value_bytes": get.size,
+            "bare_parser": get.parser,
+        }
     concurrent = await _concurrent_rounds(app, scope, rounds, round_seconds, concurrency)
     if _payload.CALLS["plain"] != calls:
         return {"us": None, "note": "the endpoint ran while hits were timed"}
     return {
+        **bare,
         "us": statistics.median(per_round),
         "rounds": per_round,
         "concurrent_us": statistics.median(concurrent),
@@ -460,6 +489,42 @@ async def _shared_hits(
         "redis_hits_per_request": per_request("keyspace_hits"),
         "redis_keys": counters.dbsize(),
     }
+
+
+class _BareGet:
+    """An "app" that only does ``await client.get(key)``: redis-py asyncio (hiredis
+    parser when installed) with one connection pool, as a worker would hold it,
+    fetching the value the cache stored. Called like the apps, so the harness
+    costs the same."""
+
+    def __init__(self, client: Any, key: bytes, size: int) -> None:
+        from redis.asyncio.connection import DefaultParser  # _AsyncHiredisParser with hiredis
+
+        self.client, self.key, self.size = client, key, size
+        parser = client.connection_pool.connection_kwargs.get("parser_class", DefaultParser)
+        self.parser: str = parser.__name__
+
+    @classmethod
+    async def of_stored_value(cls, url: str, counters: Any) -> _BareGet:
+        """The largest string value in Redis (the entry; the cache may keep
+        small keys beside it) and a client to GET it."""
+        import redis.asyncio  # only the shared-store task needs it
+
+        sizes = {
+            key: counters.strlen(key)
+            for key in counters.scan_iter(count=1000)
+            if counters.type(key) == b"string"
+        }
+        if not sizes:
+            raise RuntimeError("no stored value in Redis to GET")
+        key = max(sizes, key=lambda k: sizes[k])
+        client = redis.asyncio.Redis.from_url(url)
+        if await client.get(key) is None:
+            raise RuntimeError(f"GET {key!r} found nothing")
+        return cls(client, key, sizes[key])
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        await self.client.get(self.key)
 
 
 def serve(adapter: Any, port: int, variant: str = "plain") -> None:

@@ -26,6 +26,9 @@ PAIRED = {
     "gzip": ("", "100kib"),
     "edge": ("bench_asgi_floor", "edge"),
 }
+# Scenario 5: the kinds of shared store whose hits are timed against a bare
+# redis-py GET of the value they stored (alternate rounds, this worker).
+BARE_GET_KINDS = ("redis", "tiered-l2")
 
 hit_header = _caching_route_app.hit_header
 stale_header = _caching_route_app.stale_header
