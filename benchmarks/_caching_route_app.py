@@ -25,7 +25,8 @@ def stale_header(headers: dict[bytes, bytes]) -> bool:
 
 
 def build_app(variant: str, make_cache: Callable[[str], Any], **options: Any) -> Any:
-    """``options`` go to every route's ``@cache(...)`` (the stale variant's windows)."""
+    """``options`` go to every route's ``@cache(...)`` (the stale variant's windows,
+    ours' ``edge`` and ``compress``)."""
     cache = make_cache(variant)
     router = APIRouter(route_class=CachingRoute)
     for endpoint in _endpoints.for_variant(variant):
@@ -35,4 +36,6 @@ def build_app(variant: str, make_cache: Callable[[str], Any], **options: Any) ->
         cache(dependencies=auth, **options)(route)
     app = FastAPI()
     app.include_router(router)
-    return app
+    if variant == "edge":  # what the edge lane skips on a hit (ours only)
+        app.add_middleware(_endpoints.SeenByMiddleware)
+    return _endpoints.add_middleware(app, variant)

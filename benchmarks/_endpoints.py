@@ -12,7 +12,12 @@ from collections.abc import Callable
 from typing import Annotated, Any, NamedTuple
 
 import _payload
-from fastapi import Header, HTTPException
+from fastapi import FastAPI, Header, HTTPException
+from starlette.middleware.gzip import GZipMiddleware
+
+# Scenario 1's compression variants: the ~100 KiB route behind GZipMiddleware,
+# the client sending Accept-Encoding: gzip.
+GZIP_VARIANTS = ("gzip", "gzip-today")
 
 
 class Endpoint(NamedTuple):
@@ -28,7 +33,7 @@ async def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None
 
 def for_variant(variant: str) -> list[Endpoint]:
     """Fresh endpoint functions (FastAPI and the caches attach state to them)."""
-    if variant in ("plain", "304"):
+    if variant in ("plain", "304", "edge"):
 
         async def plain():
             _payload.CALLS["plain"] += 1
@@ -57,6 +62,13 @@ def for_variant(variant: str) -> list[Endpoint]:
             return _payload.BIG_DATA
 
         return [Endpoint("/big", big)]
+    if variant in ("100kib", *GZIP_VARIANTS):
+
+        async def mid():
+            _payload.CALLS["mid"] += 1
+            return _payload.MID_DATA
+
+        return [Endpoint("/mid", mid)]
     if variant in ("fill", "bounded"):
 
         async def fill(item_id: int):
@@ -97,3 +109,34 @@ def for_variant(variant: str) -> list[Endpoint]:
 
         return [Endpoint("/stale", stale)]
     raise ValueError(f"unknown variant {variant!r}")
+
+
+def add_middleware(app: FastAPI, variant: str) -> FastAPI:
+    """The app-level middleware of a variant: GZipMiddleware for the compression
+    variants (Starlette's defaults: level 9, compressed in the event loop below
+    128 KiB)."""
+    if variant in GZIP_VARIANTS:
+        app.add_middleware(GZipMiddleware)
+    return app
+
+
+class SeenByMiddleware:
+    """A pure ASGI middleware that counts the requests reaching it and marks their
+    responses (``x-bench-middleware: seen``): an edge hit must do neither."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        _payload.CALLS["middleware"] += 1
+
+        async def marked(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"x-bench-middleware", b"seen")]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, marked)

@@ -5,8 +5,10 @@ Stdlib only: it is imported by the adapters in every venv (project, seed, peers)
 
 from __future__ import annotations
 
+import gzip
 import inspect
 import json
+import random
 from collections import Counter
 from typing import Any
 
@@ -55,7 +57,41 @@ BIG_DATA = {"pages": [DATA] * 1024}
 BIG_BODY = encode(BIG_DATA)
 ETAG = '"bench-etag"'
 
+
+def _prose(rng: random.Random, size: int) -> str:
+    """``size`` characters of words: text that compresses like real prose, not "xxxx"."""
+    text = ""
+    while len(text) < size:
+        text += rng.choice(_WORDS) + " "
+    return text[:size]
+
+
+_WORDS = (  # noqa: SIM905 (one list of words, read as prose)
+    "alpha beta gamma delta epsilon zeta theta kappa lambda sigma omega red green blue "
+    "cyan yellow black white small large medium north south east west spring summer "
+    "autumn winter stock price item order shipped pending"
+).split()
+
+
+def _mid_document() -> dict[str, Any]:
+    """~100 KiB of JSON: 100 distinct 1 KiB documents whose padding is words, so
+    gzip does real work (about 7:1, like typical JSON) instead of squeezing "xxx"."""
+    rng = random.Random(11)
+    pages = []
+    for i in range(100):
+        page = document(4 * i)
+        page["note"] = _prose(rng, len(page["note"]))
+        pages.append(page)
+    return {"pages": pages}
+
+
+# The compression variants (scenario 1): a ~100 KiB body, plain and through GZipMiddleware.
+MID_DATA = _mid_document()
+MID_BODY = encode(MID_DATA)
+MID_GZIP = gzip.compress(MID_BODY, compresslevel=6, mtime=0)  # asgi-floor's constant answer
+
 # Endpoint calls per route name; a cache that answers hits keeps these still.
+# "middleware": requests that reached the edge variant's middleware (_endpoints).
 CALLS: Counter[str] = Counter()
 
 

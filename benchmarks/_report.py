@@ -108,7 +108,7 @@ def draw_chart(path: Path, hitcost: dict[str, dict[str, Any]], e2e: dict[str, An
     # One colour per system in both panels; either panel may be empty (a run of
     # scenario 2 without scenario 1 has no hit costs, and the reverse).
     palette = list(dict.fromkeys([*hitcost, *e2e]))
-    variants = ["plain", "304", "auth", "query10", "1mib"]
+    variants = ["plain", "edge", "304", "auth", "query10", "1mib", "gzip"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 2]})
     width = 0.8 / max(1, len(systems))
     for i, name in enumerate(systems):

@@ -38,9 +38,14 @@ LABELS = {
 }
 PROBE_REQUESTS = 100
 CONCURRENCY = 32  # requests in flight for the second measure (round trips overlap)
-# ours ÷ seed on Redis, ours tiered ÷ ours memory (BENCHMARKS.md, "Goals").
+# ours ÷ seed and ÷ a bare GET on Redis, ours tiered ÷ ours memory (BENCHMARKS.md, "Goals").
 REDIS_VS_SEED = 0.5
+REDIS_VS_BARE_GET = 1.3
 TIERED_VS_MEMORY = 1.2
+# The lists of rounds a worker returns per kind ("bare_": the bare GET of ours'
+# kinds in bench_ours.BARE_GET_KINDS).
+ROUND_LISTS = ("", "concurrent_", "bare_", "bare_concurrent_")
+BARE = "bare redis-py GET (hiredis) of ours' value"
 
 
 class RedisServerError(RuntimeError):
@@ -140,7 +145,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> Section:
+def run(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) -> list[Section]:
     section = Section(
         "Scenario 5: shared store, hit cost with a local redis-server (µs per request, "
         "median of rounds)"
@@ -149,14 +154,14 @@ def run(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) ->
 
     if not hasattr(fastapi_caching_route, "TieredBackend"):
         section.notes.append("not run: fastapi_caching_route has no RedisBackend/TieredBackend")
-        return section
+        return [section]
     executable = shutil.which("redis-server")
     if executable is None:
         section.notes.append(
             "not run: redis-server is not installed (`make bench` installs it: "
             "`apt-get install redis-server`)"
         )
-        return section
+        return [section]
     compared = [s for name in SYSTEMS for s in systems if s.name == name]
     try:
         with RedisServer(executable) as server:
@@ -164,9 +169,10 @@ def run(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) ->
             version = server.version
     except (RedisServerError, OSError, redis.RedisError) as error:
         section.notes.append(f"not run: {error}")
-        return section
+        return [section]
     section.raw = {"redis_server": version, "systems": merged}
     _table(section, compared, merged)
+    against = _against_references(merged)
     section.notes += [
         f'redis-server {version} on 127.0.0.1 (`--save "" --appendonly no`), started for '
         "this scenario; FLUSHALL before each system and each kind of store. Each "
@@ -183,8 +189,13 @@ def run(systems: list[System], cfg: dict[str, Any], versions: dict[str, Any]) ->
         "plain memory store, both measured in this scenario, same worker. "
         '"tiered, empty L1": a TieredBackend whose L1 holds nothing, so every hit '
         "asks Redis (the cost of a hit on another worker's entry).",
+        f"{BARE}: in ours' worker, after ours' Redis hits are verified, the largest value "
+        "in Redis (the entry ours stored) fetched by `await client.get(key)` on a "
+        "`redis.asyncio.Redis.from_url(url)` (one connection pool, the hiredis parser), "
+        "called like an app; timed in alternate rounds with ours' hits (three pairs per "
+        "round), so its row's vs. ours is the median of the per-pair ratios.",
     ]
-    return section
+    return [section, against]
 
 
 def _measure(
@@ -206,16 +217,18 @@ def _measure(
             result = run_safe(system, "shared", args, versions)
             for kind in kinds:
                 got = result.get(kind) or {"us": None, "note": result.get("error", "")}
-                have = merged[system.name].setdefault(
-                    kind, {**got, "rounds": [], "concurrent_rounds": []}
-                )
+                lists = [m + "rounds" for m in ROUND_LISTS if m + "rounds" in got]
+                have = merged[system.name].setdefault(kind, {**got, **{key: [] for key in lists}})
                 if got["us"] is None or have["us"] is None:  # unverified in any pass: n/a
-                    have.update(us=None, concurrent_us=None)
+                    have.update(us=None, concurrent_us=None, bare_us=None)
                     have["note"] = got.get("note") or have.get("note", "")
                 else:
-                    for measure in ("", "concurrent_"):
-                        have[measure + "rounds"] += got[measure + "rounds"]
-                        have[measure + "us"] = statistics.median(have[measure + "rounds"])
+                    for measure in ROUND_LISTS:
+                        if measure + "rounds" in got:
+                            have[measure + "rounds"] = (
+                                have[measure + "rounds"] + got[measure + "rounds"]
+                            )
+                            have[measure + "us"] = statistics.median(have[measure + "rounds"])
     return merged
 
 
@@ -263,13 +276,94 @@ def _table(section: Section, compared: list[System], merged: dict[str, dict[str,
         )
 
     ours_redis, tiered = ("ours", "redis"), ("ours", "tiered")
-    for system in compared:
-        goal = ("Redis hit cost: ours ÷ seed", REDIS_VS_SEED) if system.name == "seed" else None
-        row("Redis", (system.name, "redis"), ours_redis, goal)
+    for system in compared:  # the targets against the seed: Scenario 5b
+        row("Redis", (system.name, "redis"), ours_redis, None)
     row("Redis", ("ours", "tiered-l2"), ours_redis, None)
+    bare = merged.get("ours", {}).get("redis") or {}
+    section.rows.append(
+        [
+            "Redis",
+            BARE,
+            fmt(bare.get("bare_us")),
+            fmt(_per_pair(bare, "")),
+            "",
+            "",
+            fmt(bare.get("bare_concurrent_us")),
+            fmt(ratio(bare.get("concurrent_us"), bare.get("bare_concurrent_us"))),
+            "1 (GET)",
+            "1 (GET)",
+            f"{bare.get('bare_value_bytes', '?')} B value, {bare.get('bare_parser', '?')}",
+        ]
+    )
     row("tiered (L1 + Redis)", tiered, tiered, None)
     goal = ("tiered hit cost: ours tiered ÷ ours memory store", TIERED_VS_MEMORY)
     row("tiered (L1 + Redis)", ("ours", "memory"), tiered, goal)
+
+
+def _per_pair(got: dict[str, Any], measure: str) -> float | None:
+    """Median over the pairs of alternate rounds of ours ÷ the bare GET."""
+    ours, bare = got.get(measure + "rounds"), got.get("bare_" + measure + "rounds")
+    if got.get("us") is None or not ours or not bare or len(ours) != len(bare):
+        return None
+    return statistics.median(o / b for o, b in zip(ours, bare, strict=True))
+
+
+def _against_references(merged: dict[str, dict[str, Any]]) -> Section:
+    """Scenario 5b: ours' Redis hits (RedisBackend, and tiered with an empty L1)
+    against a bare GET of the same value and against the seed."""
+    section = Section(
+        "Scenario 5b: ours' Redis hits against a bare redis-py GET and the seed "
+        "(µs per request, one at a time)",
+        [
+            "ours",
+            "µs/req",
+            "bare GET µs (alternate rounds)",
+            "÷ bare GET",
+            "target",
+            "status",
+            "÷ seed",
+            "target",
+            "status",
+            f"{CONCURRENCY} in flight: ÷ bare GET",
+            "÷ seed",
+        ],
+    )
+    seed = merged.get("seed", {}).get("redis") or {}
+    for kind, label in (("redis", "RedisBackend"), ("tiered-l2", "tiered, empty L1")):
+        got = merged.get("ours", {}).get(kind) or {}
+        vs_bare = Target(
+            f"Redis hit cost: ours {label} ÷ bare redis-py GET",
+            _per_pair(got, ""),
+            "<=",
+            REDIS_VS_BARE_GET,
+        )
+        vs_seed = Target(
+            f"Redis hit cost: ours {label} ÷ seed",
+            ratio(got.get("us"), seed.get("us")),
+            "<=",
+            REDIS_VS_SEED,
+        )
+        section.targets += [vs_bare, vs_seed]
+        section.rows.append(
+            [
+                label,
+                fmt(got.get("us")),
+                fmt(got.get("bare_us")),
+                fmt(vs_bare.measured),
+                *target_cells(vs_bare),
+                fmt(vs_seed.measured),
+                *target_cells(vs_seed),
+                fmt(ratio(got.get("concurrent_us"), got.get("bare_concurrent_us"))),
+                fmt(ratio(got.get("concurrent_us"), seed.get("concurrent_us"))),
+            ]
+        )
+    section.notes.append(
+        "÷ bare GET: the median of ours ÷ bare GET over pairs of alternate rounds in ours' "
+        "worker (each kind of store has its own bare GET of the value it stored); ÷ seed: "
+        "the ratio of the medians in the table above (separate workers). "
+        f"{CONCURRENCY} in flight: the same, with that many requests at once (context)."
+    )
+    return section
 
 
 def _client(port: int, timeout: float = 5.0) -> redis.Redis:

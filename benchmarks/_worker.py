@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import gzip
 import importlib
 import json
 import os
@@ -26,9 +27,11 @@ from urllib.parse import urlsplit
 import _asgi
 import _payload
 
+_GZIP = ((b"accept-encoding", b"gzip"),)
 # variant -> (path, query, extra headers, route whose endpoint counts calls)
 VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
     "plain": ("/plain", b"", (), "plain"),
+    "edge": ("/plain", b"", (), "plain"),  # ours: answered by cache.edge(app)
     "304": ("/plain", b"", (), "plain"),  # If-None-Match added once the ETag is known
     "auth": ("/auth", b"", ((b"x-api-key", _payload.API_KEY.encode()),), "auth"),
     "query10": (
@@ -39,7 +42,11 @@ VARIANTS: dict[str, tuple[str, bytes, tuple[tuple[bytes, bytes], ...], str]] = {
     ),
     "1mib": ("/big", b"", (), "big"),
     "stale": ("/stale", b"", (), "stale"),  # ours only: adapter.build_stale_app()
+    "100kib": ("/mid", b"", (), "mid"),
+    "gzip": ("/mid", b"", _GZIP, "mid"),  # through GZipMiddleware (ours: compress=True)
+    "gzip-today": ("/mid", b"", _GZIP, "mid"),  # ours without compress=True
 }
+GZIP_VARIANTS = ("gzip", "gzip-today")
 PACKAGES = (
     "fastapi",
     "starlette",
@@ -66,14 +73,13 @@ async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | 
     """
     route = VARIANTS[variant][3]
     expected = 304 if variant == "304" else 200
-    if not adapter.IS_CACHE:  # the floors: only the status can be checked
+    if not adapter.IS_CACHE:  # the floors: only the status (and the coding) can be checked
         scope = _scope(variant, _payload.ETAG.encode() if variant == "304" else None)
         got = await _asgi.request(app, scope)
-        return (
-            (scope, "", got.body_bytes)
-            if got.status == expected
-            else (None, f"status {got.status}", 0)
-        )
+        if got.status != expected:
+            return None, f"status {got.status}", 0
+        why = await _wrong_body(app, scope, variant)
+        return (None, why, 0) if why else (scope, "", got.body_bytes)
     scope = _scope(variant)
     for _ in range(2):  # a miss that stores, then a hit
         got = await _asgi.request(app, scope)
@@ -84,7 +90,7 @@ async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | 
         if etag is None:
             return None, "no ETag on hits", 0
         scope = _scope(variant, etag)
-    calls = _payload.CALLS[route]
+    calls, seen = _payload.CALLS[route], _payload.CALLS["middleware"]
     for _ in range(3):
         got = await _asgi.request(app, scope)
     if got.status != expected:
@@ -93,7 +99,28 @@ async def _verified_scope(adapter: Any, app: Any, variant: str) -> tuple[dict | 
         return None, "endpoint ran on a repeated request: not a hit", 0
     if adapter.hit_header(got.headers) is False:
         return None, "no hit header", 0
-    return scope, "", got.body_bytes
+    if _payload.CALLS["middleware"] != seen:  # the edge variant's middleware saw the hits
+        return None, "hits went through the app's middleware: not edge hits", 0
+    why = await _wrong_body(app, scope, variant)
+    return (None, why, 0) if why else (scope, "", got.body_bytes)
+
+
+async def _wrong_body(app: Any, scope: dict, variant: str) -> str:
+    """Why the compression variants' answer is not the gzip-coded ~100 KiB body
+    (checked once, not timed); '' when it is, or for any other variant."""
+    if variant not in GZIP_VARIANTS:
+        return ""
+    got = _WithBody()
+    await app(dict(scope), _asgi.make_receive(), got)
+    if got.headers.get(b"content-encoding") != b"gzip":
+        return f"Content-Encoding {got.headers.get(b'content-encoding')!r}, expected gzip"
+    try:
+        decoded = gzip.decompress(got.body)
+    except (OSError, EOFError):  # GZipMiddleware passes on what says it is coded already
+        return "Content-Encoding: gzip on a body that is not gzip"
+    if decoded != _payload.MID_BODY:
+        return "the gzip body does not decode to the payload"
+    return ""
 
 
 @dataclass
@@ -163,38 +190,40 @@ async def hitcost(adapter: Any, variants: list[str], rounds: int, round_seconds:
         if scope is None:
             results[variant] = {"us": None, "note": f"not verified: {why}"}
             continue
-        if variant == "stale":
-            results[variant] = await _stale_rounds(adapter, app, scope, rounds, round_seconds)
-            results[variant].setdefault("body_bytes", body)
-            continue
-        per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
-        results[variant] = {
-            "us": statistics.median(per_round),
-            "rounds": per_round,
-            "body_bytes": body,
-            "note": note,
-        }
+        if variant in getattr(adapter, "PAIRED", {}):
+            got = await _paired_rounds(adapter, variant, app, scope, rounds, round_seconds)
+        else:
+            per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+            got = {"us": statistics.median(per_round), "rounds": per_round}
+        results[variant] = {"body_bytes": body, "note": note, **got}
+        why = await _wrong_body(app, scope, variant)  # still right after thousands of hits?
+        if why:
+            results[variant] = {"us": None, "note": f"after timing: {why}"}
     return results
 
 
-async def _stale_rounds(
-    adapter: Any, app: Any, scope: dict, rounds: int, round_seconds: float
+async def _paired_rounds(
+    adapter: Any, variant: str, app: Any, scope: dict, rounds: int, round_seconds: float
 ) -> dict:
-    """Stale answers timed in alternate rounds with plain hits on a plain app
-    of the same adapter (the target's reference), side by side."""
-    plain = adapter.build_app("plain")
-    plain_scope, why, _ = await _verified_scope(adapter, plain, "plain")
-    if plain_scope is None:
-        return {"us": None, "note": f"plain reference not verified: {why}"}
+    """A variant whose target is a ratio to a reference (``adapter.PAIRED``: the
+    stale answer to a plain hit, the stored-gzip hit to a plain 100 KiB hit, the
+    edge hit to asgi-floor), both timed in alternate rounds in this worker, side
+    by side. ``ref_rounds`` pair up with ``rounds``."""
+    module, ref_variant = adapter.PAIRED[variant]
+    ref_adapter = importlib.import_module(module) if module else adapter
+    reference = ref_adapter.build_app(ref_variant)
+    ref_scope, why, _ = await _verified_scope(ref_adapter, reference, ref_variant)
+    if ref_scope is None:
+        return {"us": None, "note": f"reference ({ref_variant}) not verified: {why}"}
     calls = _payload.CALLS.copy()
     # Three times the rounds: the pairs' ratio is the target, and a shared
     # machine's contention hits one half of a pair as often as both.
-    stale, reference = await _asgi.alternate_rounds(
-        [(app, scope), (plain, plain_scope)], _payload.STALE_PAIRS * rounds, round_seconds
+    timed, ref_timed = await _asgi.alternate_rounds(
+        [(app, scope), (reference, ref_scope)], _payload.STALE_PAIRS * rounds, round_seconds
     )
-    if calls != _payload.CALLS:
-        return {"us": None, "note": "the endpoint ran while timed: not stale answers"}
-    return {"us": statistics.median(stale), "rounds": stale, "plain_rounds": reference}
+    if calls != _payload.CALLS:  # an endpoint (or the edge variant's middleware) ran
+        return {"us": None, "note": "the endpoint or the middleware ran while timed: not hits"}
+    return {"us": statistics.median(timed), "rounds": timed, "ref_rounds": ref_timed}
 
 
 async def memory(adapter: Any, variant: str, entries: int) -> dict | None:
@@ -339,7 +368,10 @@ async def shared(
             continue
         app, close = built
         try:
-            got = await _shared_hits(adapter, app, port, rounds, round_seconds, probe, concurrency)
+            bare = url if kind in getattr(adapter, "BARE_GET_KINDS", ()) else None
+            got = await _shared_hits(
+                adapter, app, port, rounds, round_seconds, probe, concurrency, bare
+            )
         finally:
             stuck = await _close_within(close, CLOSE_SECONDS)
         results[kind] = {"note": getattr(adapter, "SHARED_NOTES", {}).get(kind, ""), **got}
@@ -403,7 +435,11 @@ async def _shared_hits(
     round_seconds: float,
     probe: int,
     concurrency: int,
+    bare_url: str | None = None,
 ) -> dict:
+    """Hits timed one at a time and ``concurrency`` at a time. With ``bare_url``,
+    the sequential hits alternate, round by round, with a bare redis-py GET of
+    the value the app stored (``_BareGet``): the reference of ours' Redis hits."""
     scope, why, body = await _verified_scope(adapter, app, "plain")
     if scope is None:
         return {"us": None, "note": f"not verified: {why}"}
@@ -416,11 +452,33 @@ async def _shared_hits(
         return (int(after[counter]) - int(before[counter]) - extra) / probe
 
     calls = _payload.CALLS["plain"]
-    per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+    bare: dict[str, Any] = {}
+    if bare_url is None:
+        per_round = await _asgi.rounds_of(app, scope, rounds, round_seconds)
+    else:
+        get = await _BareGet.of_stored_value(bare_url, counters)
+        try:
+            per_round, bare_rounds = await _asgi.alternate_rounds(
+                [(app, scope), (get, scope)], _payload.STALE_PAIRS * rounds, round_seconds
+            )
+            bare_concurrent = await _concurrent_rounds(
+                get, scope, rounds, round_seconds, concurrency
+            )
+        finally:
+            await get.client.aclose()
+        bare = {
+            "bare_rounds": bare_rounds,
+            "bare_us": statistics.median(bare_rounds),
+            "bare_concurrent_rounds": bare_concurrent,
+            "bare_concurrent_us": statistics.median(bare_concurrent),
+            "bare_value_bytes": get.size,
+            "bare_parser": get.parser,
+        }
     concurrent = await _concurrent_rounds(app, scope, rounds, round_seconds, concurrency)
     if _payload.CALLS["plain"] != calls:
         return {"us": None, "note": "the endpoint ran while hits were timed"}
     return {
+        **bare,
         "us": statistics.median(per_round),
         "rounds": per_round,
         "concurrent_us": statistics.median(concurrent),
@@ -433,11 +491,47 @@ async def _shared_hits(
     }
 
 
-def serve(adapter: Any, port: int) -> None:
+class _BareGet:
+    """An "app" that only does ``await client.get(key)``: redis-py asyncio (hiredis
+    parser when installed) with one connection pool, as a worker would hold it,
+    fetching the value the cache stored. Called like the apps, so the harness
+    costs the same."""
+
+    def __init__(self, client: Any, key: bytes, size: int) -> None:
+        from redis.asyncio.connection import DefaultParser  # _AsyncHiredisParser with hiredis
+
+        self.client, self.key, self.size = client, key, size
+        parser = client.connection_pool.connection_kwargs.get("parser_class", DefaultParser)
+        self.parser: str = parser.__name__
+
+    @classmethod
+    async def of_stored_value(cls, url: str, counters: Any) -> _BareGet:
+        """The largest string value in Redis (the entry; the cache may keep
+        small keys beside it) and a client to GET it."""
+        import redis.asyncio  # only the shared-store task needs it
+
+        sizes = {
+            key: counters.strlen(key)
+            for key in counters.scan_iter(count=1000)
+            if counters.type(key) == b"string"
+        }
+        if not sizes:
+            raise RuntimeError("no stored value in Redis to GET")
+        key = max(sizes, key=lambda k: sizes[k])
+        client = redis.asyncio.Redis.from_url(url)
+        if await client.get(key) is None:
+            raise RuntimeError(f"GET {key!r} found nothing")
+        return cls(client, key, sizes[key])
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        await self.client.get(self.key)
+
+
+def serve(adapter: Any, port: int, variant: str = "plain") -> None:
     import uvicorn  # only this task needs it
 
     uvicorn.run(
-        adapter.build_app("plain"),
+        adapter.build_app(variant),
         host="127.0.0.1",
         port=port,
         http="httptools",

@@ -12,15 +12,25 @@ import _payload
 
 NAME = "asgi-floor"
 IS_CACHE = False
-NOTES = {"auth": "no check: constant response", "304": "constant 304"}
+NOTES = {
+    "auth": "no check: constant response",
+    "304": "constant 304",
+    "edge": "its plain answer",
+    "gzip": "constant, gzip-compressed once",
+    "gzip-today": "ours only: the GZip row above is this system's",
+}
 
 
 def hit_header(headers: dict[bytes, bytes]) -> bool | None:
     return None
 
 
-def _messages(status: int, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]:
+def _messages(
+    status: int, body: bytes, coding: bytes = b""
+) -> tuple[dict[str, Any], dict[str, Any]]:
     headers = [(b"etag", _payload.ETAG.encode())]
+    if coding:
+        headers.append((b"content-encoding", coding))
     if status != 304:
         headers += [
             (b"content-type", b"application/json"),
@@ -31,12 +41,16 @@ def _messages(status: int, body: bytes) -> tuple[dict[str, Any], dict[str, Any]]
 
 
 def build_app(variant: str) -> Any:
-    if variant in ("bounded", "fill", "slow"):  # nothing is stored or computed
+    if variant in ("bounded", "fill", "slow", "gzip-today"):  # nothing is stored or computed
         return None
     if variant == "304":
         start, body = _messages(304, b"")
     elif variant == "1mib":
         start, body = _messages(200, _payload.BIG_BODY)
+    elif variant == "100kib":
+        start, body = _messages(200, _payload.MID_BODY)
+    elif variant == "gzip":
+        start, body = _messages(200, _payload.MID_GZIP, b"gzip")
     else:
         start, body = _messages(200, _payload.BODY)
 

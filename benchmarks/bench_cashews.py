@@ -19,6 +19,9 @@ NAME = "cashews"
 IS_CACHE = True
 NOTES = {
     "auth": "route dependency: runs before the endpoint wrapper that does the lookup",
+    "edge": "no edge lane",
+    "gzip": "GZipMiddleware compresses every hit",
+    "gzip-today": "ours only: the GZip row above is this system's",
     "304": "needs CacheEtagMiddleware (a BaseHTTPMiddleware), added for this variant only",
 }
 TTL = "1h"
@@ -31,7 +34,7 @@ def hit_header(headers: dict[bytes, bytes]) -> bool | None:
 
 
 def build_app(variant: str) -> Any:
-    if variant == "bounded":  # mem:// bounds entries, not bytes
+    if variant in ("bounded", "edge", "gzip-today"):  # mem:// bounds entries, not bytes
         return None
     cache = Cache()  # one instance per app, so apps never share entries
     cache.setup(SETTINGS)
@@ -43,4 +46,4 @@ def build_app(variant: str) -> Any:
         auth = [Depends(_endpoints.require_key)] if endpoint.needs_auth else []
         app.get(endpoint.path, dependencies=auth)(cache(ttl=TTL)(endpoint.function))
 
-    return app
+    return _endpoints.add_middleware(app, variant)

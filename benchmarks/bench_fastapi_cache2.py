@@ -19,6 +19,9 @@ NAME = "fastapi-cache2"
 IS_CACHE = True
 NOTES = {
     "auth": "route dependency: runs before the endpoint wrapper that does the lookup",
+    "edge": "no edge lane",
+    "gzip": "GZipMiddleware compresses every hit",
+    "gzip-today": "ours only: the GZip row above is this system's",
     "304": "weak ETag W/hash(value), exact If-None-Match match only",
 }
 SHARED_NOTES = {"redis": "MULTI/TTL/GET/EXEC pipelined: one round trip"}
@@ -31,7 +34,7 @@ def hit_header(headers: dict[bytes, bytes]) -> bool:
 
 
 def build_app(variant: str) -> Any:
-    if variant == "bounded":  # InMemoryBackend has no size bound
+    if variant in ("bounded", "edge", "gzip-today"):  # InMemoryBackend has no size bound
         return None
     InMemoryBackend._store = {}  # a class attribute: start every app empty
     return _app(variant, InMemoryBackend())
@@ -59,4 +62,4 @@ def _app(variant: str, backend: Any) -> Any:
         auth = [Depends(_endpoints.require_key)] if endpoint.needs_auth else []
         app.get(endpoint.path, dependencies=auth)(cache(expire=EXPIRE)(endpoint.function))
 
-    return app
+    return _endpoints.add_middleware(app, variant)

@@ -11,8 +11,24 @@ from fastapi_caching_route import FastAPICache, MemoryBackend, RedisBackend, Tie
 
 NAME = "ours"
 IS_CACHE = True
-NOTES = {"auth": "early dependency (@cache(dependencies=...)), runs before the lookup"}
+NOTES = {
+    "auth": "early dependency (@cache(dependencies=...)), runs before the lookup",
+    "edge": "@cache(edge=True), app = cache.edge(app), behind one middleware its hits skip",
+    "gzip": "@cache(compress=True): gzip stored once, GZipMiddleware lets it through",
+    "gzip-today": "@cache() without compress: GZipMiddleware compresses every hit",
+}
 BOUNDED_MAX_BYTES = 64 * 1024 * 1024
+# Variants timed in alternate rounds with a reference in this worker (the
+# target's ratio, side by side): variant -> (adapter module, "" for this one,
+# and its variant).
+PAIRED = {
+    "stale": ("", "plain"),
+    "gzip": ("", "100kib"),
+    "edge": ("bench_asgi_floor", "edge"),
+}
+# Scenario 5: the kinds of shared store whose hits are timed against a bare
+# redis-py GET of the value they stored (alternate rounds, this worker).
+BARE_GET_KINDS = ("redis", "tiered-l2")
 
 hit_header = _caching_route_app.hit_header
 stale_header = _caching_route_app.stale_header
@@ -25,6 +41,11 @@ def _cache(variant: str) -> FastAPICache:
 
 
 def build_app(variant: str) -> Any:
+    if variant == "edge":
+        cache = FastAPICache()
+        return cache.edge(_caching_route_app.build_app(variant, lambda _: cache, edge=True))
+    if variant == "gzip":
+        return _caching_route_app.build_app(variant, _cache, compress=True)
     return _caching_route_app.build_app(variant, _cache)
 
 

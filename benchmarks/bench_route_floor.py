@@ -11,10 +11,17 @@ from typing import Annotated, Any
 
 import _payload
 from fastapi import Depends, FastAPI, Header, HTTPException, Response
+from starlette.middleware.gzip import GZipMiddleware
 
 NAME = "route-floor"
 IS_CACHE = False
-NOTES = {"304": "route returns a prebuilt 304", "auth": "route dependency"}
+NOTES = {
+    "304": "route returns a prebuilt 304",
+    "auth": "route dependency",
+    "edge": "its plain route (no edge lane)",
+    "gzip": "GZipMiddleware compresses every request; a new Response each time",
+    "gzip-today": "ours only: the GZip row above is this system's",
+}
 
 
 def hit_header(headers: dict[bytes, bytes]) -> bool | None:
@@ -27,7 +34,7 @@ async def require_key(x_api_key: Annotated[str | None, Header()] = None) -> None
 
 
 def build_app(variant: str) -> Any:
-    if variant in ("bounded", "fill"):  # nothing is stored
+    if variant in ("bounded", "fill", "gzip-today"):  # nothing is stored
         return None
     json = "application/json"
     small = Response(_payload.BODY, media_type=json, headers={"etag": _payload.ETAG})
@@ -36,7 +43,7 @@ def build_app(variant: str) -> Any:
     big = Response(_payload.BIG_BODY, media_type=json, headers={"etag": _payload.ETAG})
     app = FastAPI()
 
-    if variant in ("plain", "304"):
+    if variant in ("plain", "304", "edge"):
 
         @app.get("/plain")
         async def plain() -> Response:
@@ -60,6 +67,17 @@ def build_app(variant: str) -> Any:
         @app.get("/big")
         async def big_route() -> Response:
             return big
+
+    if variant in ("100kib", "gzip"):
+        # A new Response per request: GZipMiddleware adds Content-Encoding to the
+        # header list of the response it is given, so a prebuilt one would be
+        # sent as gzip, uncompressed, from the second request on.
+        @app.get("/mid")
+        async def mid_route() -> Response:
+            return Response(_payload.MID_BODY, media_type=json, headers={"etag": _payload.ETAG})
+
+        if variant == "gzip":
+            app.add_middleware(GZipMiddleware)
 
     if variant == "slow":
 

@@ -13,14 +13,19 @@ from fastapi_caching_route import FastAPICache
 
 NAME = "seed"
 IS_CACHE = True
-NOTES = {"auth": "early dependency (@cache(dependencies=...)), runs before the lookup"}
+NOTES = {
+    "auth": "early dependency (@cache(dependencies=...)), runs before the lookup",
+    "edge": "no edge lane",
+    "gzip": "GZipMiddleware compresses every hit",
+    "gzip-today": "ours only: the GZip row above is this system's",
+}
 SHARED_NOTES = {"redis": "aiocache RedisCache, PickleSerializer"}
 
 hit_header = _caching_route_app.hit_header
 
 
 def build_app(variant: str) -> Any:
-    if variant == "bounded":  # 0.6.0 has no size bound
+    if variant in ("bounded", "edge", "gzip-today"):  # 0.6.0 has no size bound, no edge lane
         return None
     return _caching_route_app.build_app(variant, lambda _: FastAPICache(SimpleMemoryCache()))
 
