@@ -5,7 +5,8 @@ lane sits innermost, between the app's middleware (which still wraps every
 hit) and the router: it learns which (method, path) pairs the router sent to a
 cached route whose key needs nothing from routing (no custom key builder), and
 answers later hits on those pairs with the very same plan -- early
-dependencies included -- so keys, safety rules and responses are identical.
+dependencies included, and an awaited lookup for async backends (Redis) -- so
+keys, safety rules and responses are identical.
 Anything else -- a miss, an unknown path -- goes to the router. It is never
 used when routing reads more than method and path (Host routes, a route
 class with its own matching), since one (method, path) could then route to
@@ -29,6 +30,10 @@ LEARN_KEY = "fastapi_caching_route.fast_lane"
 MISSED_KEY = "fastapi_caching_route.missed"
 # Set by the lane when it ran a route's early dependencies, so they run once.
 EARLY_PASSED_KEY = "fastapi_caching_route.early_passed"
+# Set by the lane after an awaited lookup that found no fresh entry: (plan,
+# key, the stale entry or None, the flight count before the lookup), so the
+# route goes on from there instead of asking the backend again.
+LOOKED_KEY = "fastapi_caching_route.looked"
 
 _MAX_PATHS = 10_000  # bounds the map when paths carry ids; relearned after a reset
 
@@ -84,10 +89,10 @@ class FastLane:
                 plan, routed = learned
                 scope.update(routed)  # what routing would set (route, endpoint, path params)
                 scope["path_params"] = dict(routed["path_params"])
-                if plan.early is None:
-                    hit = plan.answer_early(scope)
+                if plan.lane_awaits:
+                    hit = await plan.answer_in_lane(scope, receive)
                 else:
-                    hit = await plan.answer_early_after_dependencies(scope, receive)
+                    hit = plan.answer_early(scope)
                 if hit is not None:
                     status, headers, body = hit
                     await send(

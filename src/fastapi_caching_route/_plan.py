@@ -25,7 +25,7 @@ from ._config import RouteCacheConfig
 from ._early import EARLY_RESPONSE_KEY, EarlyDependencies, merge_early_response
 from ._edge import SEEN_KEY
 from ._entry import StoredResponse
-from ._fastlane import EARLY_PASSED_KEY, MISSED_KEY
+from ._fastlane import EARLY_PASSED_KEY, LOOKED_KEY, MISSED_KEY
 from ._flight import SingleFlight, wait_for_leader
 from ._keys import RouteInputs, identity_credentials, route_inputs, security_guards
 from ._responses import ReplayResponse
@@ -66,6 +66,7 @@ class CachePlan:
         "key_headers",
         "key_spec",
         "lane",
+        "lane_awaits",
         "namespace",
         "original",
         "overrides",
@@ -125,6 +126,13 @@ class CachePlan:
                 cache_status=self.cache.cache_status_name,
                 stale_header=self.cache.stale_header,
             )
+        # Whether the fast lane must await: early dependencies run first, or
+        # the backend is asked with await (Redis, an L1 miss of a tiered store).
+        self.lane_awaits = (
+            self.early is not None
+            or self.hit_path is None
+            or bool(self.backend.lookup_after_native_miss)
+        )
 
     async def handle(self, request: Request, original: RouteHandler) -> Response:
         self.original = original
@@ -165,6 +173,13 @@ class CachePlan:
             self._offer_to_lane(scope)
 
         head = scope["method"] == "HEAD"
+        looked = scope.pop(LOOKED_KEY, None)
+        if looked is not None and looked[0] is self:
+            # The fast lane looked this key up already and found no fresh entry.
+            _, key, stale, leaders_done = looked
+            if head or self._request_directives(headers)[1]:
+                return await original(request)
+            return await self._fetch(request, original, key, stale, leaders_done)
         if missed is not None and missed[0] is self:
             key, nothing_stored = missed[1], True  # the fast lane found no entry for it
         else:
@@ -376,16 +391,24 @@ class CachePlan:
             return found[0], found[1], found[2]
         return found
 
-    async def answer_early_after_dependencies(
-        self, scope: Scope, receive: Receive
-    ) -> Answer | None:
-        """:meth:`answer_early` for a route with early dependencies: they run
-        first, as on the route (their errors, validation errors included,
-        propagate to the app's exception handlers)."""
-        assert self.early is not None
-        await self.early.run_before_routing(Request(scope, receive))
-        scope[EARLY_PASSED_KEY] = self
-        hit = self.answer_early(scope)
+    async def answer_in_lane(self, scope: Scope, receive: Receive) -> Answer | None:
+        """:meth:`answer_early` for a lane that awaits: the route's early
+        dependencies run first, as on the route (their errors, validation
+        errors included, propagate to the app's exception handlers); then the
+        native store answers, and an async backend (or a tiered store's second
+        level) is asked as the route would ask it. Anything but a fresh or
+        stale-while-revalidate hit goes on to routing, with what was found."""
+        if self.early is not None:
+            await self.early.run_before_routing(Request(scope, receive))
+            scope[EARLY_PASSED_KEY] = self
+        if self.hit_path is not None:
+            hit = self.answer_early(scope)
+            missed = scope.get(MISSED_KEY)
+            if hit is None and self.backend.lookup_after_native_miss and missed is not None:
+                hit = await self._answer_awaited(scope, missed[1], True)
+        else:
+            key = self._lane_key(scope)
+            hit = None if key is None else await self._answer_awaited(scope, key, False)
         early_response = scope.get(EARLY_RESPONSE_KEY)
         if hit is None or early_response is None:
             return hit
@@ -394,6 +417,35 @@ class CachePlan:
         extra, early_status = early_response
         fields.extend(extra)
         return (early_status or status), fields, body
+
+    def _lane_key(self, scope: Scope) -> str | None:
+        """The key of a request the route would look up, or None when the
+        route must see it first (another method, credentials, a request
+        directive, a key it cannot build): it counts and labels those."""
+        methods = self.config.cached_methods
+        if methods and _method_of(scope) not in methods:
+            return None
+        try:
+            if self.credentials.carried_by(scope):
+                return None
+            key: str = self.key_spec.from_scope(scope, "GET" if scope["method"] == "HEAD" else None)
+        except Exception:
+            return None
+        if len(key) > self.cache.max_key_length:
+            return None
+        if self._request_directives(_request_headers(scope["headers"]))[0]:
+            return None
+        return key
+
+    async def _answer_awaited(self, scope: Scope, key: str, nothing_stored: bool) -> Answer | None:
+        leaders_done = self.flight.finished
+        headers = _request_headers(scope["headers"])
+        found = await self._find(key, scope, headers, scope["method"] == "HEAD", nothing_stored)
+        if isinstance(found, Response):
+            return found.status_code, found.raw_headers, found.body  # type: ignore[return-value]
+        scope.pop(MISSED_KEY, None)
+        scope[LOOKED_KEY] = (self, key, found, leaders_done)
+        return None
 
     def refresh(self, scope: Scope, key: str) -> None:
         """Start the background refresh of a stale entry (RFC 5861 section 3):
@@ -560,11 +612,7 @@ class CachePlan:
         if self.config.edge:
             self._teach_edge(scope)
         if self.lane is None:
-            eligible = (
-                self.cache.fast_lane
-                and self.config.key_builder is None
-                and self.hit_path is not None
-            )
+            eligible = self.cache.fast_lane and self.config.key_builder is None
             self.lane = eligible and fastlane.install(scope)
         if self.lane:
             scope[fastlane.LEARN_KEY] = (

@@ -8,11 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import Calls, caching_router, make_app, open_client
+from conftest import Calls, MakeCache, caching_router, make_app, open_client
 from fastapi import Depends, Request
 from starlette.types import Scope
 
-from fastapi_caching_route import FastAPICache
+from fastapi_caching_route import FastAPICache, RedisBackend, TieredBackend
 
 pytestmark = pytest.mark.anyio
 
@@ -158,3 +158,148 @@ async def test_what_the_lane_learned_under_one_root_path_is_not_served_under_ano
         unrouted = await direct.get("/a/items")
     assert [r.headers["x-cache"] for r in learned] == ["MISS", "HIT", "HIT"]
     assert unrouted.status_code == 404
+
+
+def _spy_on_routing(app: Any) -> list[str]:
+    # Routing asks the first route (FastAPI's /openapi.json) about every request.
+    first = app.router.routes[0]
+    asked: list[str] = []
+    matches = first.matches
+
+    def spy(scope: Scope) -> Any:
+        asked.append(scope["path"])
+        return matches(scope)
+
+    first.matches = spy
+    return asked
+
+
+async def test_the_lane_awaits_async_backends_and_answers_their_hits_without_routing(
+    make_cache: MakeCache,
+) -> None:
+    # Redis and aiocache are asked with await: the lane awaits them too, so
+    # their hits skip routing as the native store's do.
+    cache = make_cache()
+    router = caching_router()
+    calls = Calls()
+
+    @cache()
+    @router.get("/items")
+    def items(q: str = "x") -> dict[str, Any]:
+        calls()
+        return {"q": q}
+
+    app = make_app(router)
+    asked = _spy_on_routing(app)
+    async with open_client(app) as client:
+        answers = [await client.get("/items?q=a") for _ in range(4)]
+        head = await client.head("/items?q=a")
+        conditional = await client.get(
+            "/items?q=a", headers={"If-None-Match": answers[0].headers["etag"]}
+        )
+    assert [a.headers["x-cache"] for a in answers] == ["MISS", "HIT", "HIT", "HIT"]
+    assert all(a.content == answers[0].content for a in answers)
+    assert (head.status_code, head.headers["x-cache"], head.content) == (200, "HIT", b"")
+    assert (conditional.status_code, conditional.headers["x-cache"]) == (304, "HIT")
+    # Routed: the miss, the hit that taught the lane, the first HEAD (another method).
+    assert asked == ["/items", "/items", "/items"]
+    assert calls.count == 1
+
+
+async def test_an_awaited_lane_miss_is_not_looked_up_again_by_the_route(
+    make_cache: MakeCache, backend_kind: str
+) -> None:
+    if backend_kind == "memory":
+        pytest.skip("the native store's lane misses: test_fastlane.py")
+    cache = make_cache(cache_status=True)
+    router = caching_router()
+
+    @cache()
+    @router.get("/items")
+    def items(q: str = "x") -> str:
+        return q
+
+    backend = cache.backend
+    lookups: list[str] = []
+    get = backend.get
+
+    async def counted(key: str, *args: Any, **kwargs: Any) -> Any:
+        lookups.append(key)
+        return await get(key, *args, **kwargs)
+
+    backend.get = counted  # type: ignore[method-assign]
+    async with open_client(make_app(router)) as client:
+        await client.get("/items?q=a")  # routed miss
+        await client.get("/items?q=a")  # routed hit: the lane learns /items
+        lookups.clear()
+        miss = await client.get("/items?q=b")  # the lane's lookup misses; the route stores
+        cache_status = miss.headers["cache-status"]
+    assert (miss.text, miss.headers["x-cache"]) == ('"b"', "MISS")
+    assert len(lookups) == 1
+    assert "fwd=uri-miss" in cache_status
+
+
+async def test_early_dependencies_run_once_per_request_on_an_awaiting_lane(
+    make_cache: MakeCache,
+) -> None:
+    cache = make_cache()
+    router = caching_router()
+    checks: list[str] = []
+
+    async def check(request: Request) -> Any:
+        checks.append(request.url.query)
+        yield
+
+    @cache(dependencies=[Depends(check)])
+    @router.get("/guarded")
+    def guarded(q: str = "x") -> str:
+        return q
+
+    app = make_app(router)
+    asked = _spy_on_routing(app)
+    async with open_client(app) as client:
+        states = [(await client.get("/guarded?q=a")).headers["x-cache"] for _ in range(3)]
+        miss = await client.get("/guarded?q=b")
+    assert states == ["MISS", "HIT", "HIT"]
+    assert miss.headers["x-cache"] == "MISS"
+    assert checks == ["q=a", "q=a", "q=a", "q=b"]
+    # Routed: the miss, the hit that taught the lane, and the lane's miss (q=b).
+    assert asked == ["/guarded", "/guarded", "/guarded"]
+
+
+async def test_a_tiered_store_with_an_empty_l1_answers_from_redis_on_the_lane(
+    redis_url: str,
+) -> None:
+    # Another worker stored the entries: this worker's L1 holds none of q=b,
+    # so the lane awaits Redis for it.
+    def app_on(cache: FastAPICache, calls: Calls) -> Any:
+        router = caching_router()
+
+        @cache()
+        @router.get("/items")
+        def items(q: str) -> str:
+            calls()
+            return q
+
+        return make_app(router)
+
+    calls = Calls()
+    writer = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    reader = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    reader_app = app_on(reader, calls)
+    asked = _spy_on_routing(reader_app)
+    try:
+        async with open_client(app_on(writer, calls)) as client:
+            await client.get("/items?q=a")
+            await client.get("/items?q=b")
+        async with open_client(reader_app) as client:
+            # Routed: the first hit puts the lane in place, the second teaches it.
+            await client.get("/items?q=a")
+            await client.get("/items?q=a")
+            from_redis = await client.get("/items?q=b")
+    finally:
+        await writer.backend.close()
+        await reader.backend.close()
+    assert (from_redis.text, from_redis.headers["x-cache"]) == ('"b"', "HIT")
+    assert asked == ["/items", "/items"]
+    assert calls.count == 2
