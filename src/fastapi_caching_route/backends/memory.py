@@ -23,12 +23,15 @@ _POLICIES = ("s3fifo", "lru", "sieve")
 
 # What an entry costs besides its body, key and header bytes, beyond the
 # engine's own per-entry bookkeeping: the body object's header, the header
-# tuple, the ETag kept in C++, allocator rounding. Measured: 1,000,000 keys
-# through a 64 MiB store peaked at 1.09 x the limit with 128; this leaves room.
-_OBJECT_OVERHEAD = 192
-# A tag's str object and its slot in the tags tuple (the engine charges its
-# index entry on top).
-_TAG_OVERHEAD = 64
+# tuple, the ETag kept in C++, allocator rounding and pymalloc's partly used
+# pools. Measured (benchmarks scenario 3b, 1,000,000 keys through a 64 MiB
+# store): with 192 here and 64 per tag, entries carrying their path tag
+# peaked at 1.15 x the limit; a 1 KiB entry costs about 1,960 bytes of RSS.
+_OBJECT_OVERHEAD = 256
+# A tag's str object and its slot in the tags tuple, and what the engine's
+# index costs beyond the kTagOverhead it charges (its bucket and link arrays
+# round up).
+_TAG_OVERHEAD = 128
 
 # Entries share what repeats between them: one tuple per distinct header
 # field (content-type, vary, the content-length of same-sized bodies, the
