@@ -2,9 +2,11 @@
 // the Python flow; the one-call hit path uses the same engine functions.
 #include <nanobind/nanobind.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -49,8 +51,18 @@ nb::tuple entry_timing_of(std::string_view cache_control, std::optional<std::str
   return timing_tuple(http::entry_timing(times, policy));
 }
 
-nb::tuple decide_reuse_of(nb::handle timing, double now, bool has_validator) {
-  const http::ReuseDecision d = http::decide_reuse(timing_from(timing), now, has_validator);
+nb::tuple decide_reuse_of(nb::handle timing, double now, bool has_validator,
+                          const std::optional<std::string>& request_cache_control,
+                          const std::optional<std::string>& request_pragma) {
+  // Without either field the request states nothing (the route passes them
+  // only when it honours the request's Cache-Control).
+  http::RequestFreshness request;
+  if (request_cache_control || request_pragma) {
+    request = http::parse_request_freshness(request_cache_control.value_or(""),
+                                            request_cache_control.has_value(),
+                                            request_pragma.value_or(""));
+  }
+  const http::ReuseDecision d = http::decide_reuse(timing_from(timing), now, has_validator, request);
   const char* name = "miss";
   switch (d.reuse) {
     case http::Reuse::fresh: name = "fresh"; break;
@@ -121,12 +133,16 @@ void bind_freshness(nb::module_& m) {
         "stale_while_revalidate, stale_if_error). The route's stale windows, when >= 0, "
         "replace the response's (RFC 5861).");
   m.def("decide_reuse", &decide_reuse_of, nb::arg("timing"), nb::arg("now"),
-        nb::arg("has_validator"),
+        nb::arg("has_validator"), nb::arg("request_cache_control").none() = nb::none(),
+        nb::arg("request_pragma").none() = nb::none(),
         nb::sig("def decide_reuse(timing: tuple[float, float, float, bool, bool, bool, bool, "
-                "float, float], now: float, has_validator: bool) -> tuple[str, float, float]"),
+                "float, float], now: float, has_validator: bool, request_cache_control: str | "
+                "None = None, request_pragma: str | None = None) -> tuple[str, float, float]"),
         "(reuse, age, ttl_left): 'fresh', 'stale_while_revalidate', 'revalidate' or 'miss' "
         "for an entry with this timing at `now`, its current age and the seconds of "
-        "freshness left.");
+        "freshness left. The request's Cache-Control (or, without it, its Pragma), when "
+        "given, limits what it accepts (RFC 9111 section 5.2.1: no-cache, max-age, "
+        "min-fresh, max-stale).");
   m.def(
       "store_ttl",
       [](nb::handle timing, double now, double keep) {

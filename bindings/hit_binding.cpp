@@ -131,6 +131,9 @@ struct Ask {
   const std::optional<std::string>* if_range = nullptr;
   bool head = false;
   double now = 0;
+  // What the request accepts (RFC 9111 section 5.2.1), when the route honours
+  // its Cache-Control; empty otherwise.
+  http::RequestFreshness freshness{};
 };
 
 // Per-hit fields: Age (section 4.2.3: the current age), the cache-status
@@ -330,14 +333,17 @@ class HitPath {
     const bool head = method == "HEAD";
     const std::string key = canonical_key(spec_, s, head ? "GET" : "", &headers);
     if (key.size() > max_key_length_) return nb::none();
-    if (honor_request_cache_control_ &&
-        http::parse_request_directives(facts.cache_control.value_or(""),
-                                       facts.cache_control.has_value(), facts.pragma.value_or(""))
-            .bypass_lookup) {
-      return nb::none();
-    }
     Ask ask{method, &facts.if_none_match, &facts.if_modified_since, &facts.range, &facts.if_range,
             head, now};
+    if (honor_request_cache_control_) {
+      if (http::parse_request_directives(facts.cache_control.value_or(""),
+                                         facts.cache_control.has_value(), facts.pragma.value_or(""))
+              .bypass_lookup) {
+        return nb::none();
+      }
+      ask.freshness = http::parse_request_freshness(
+          facts.cache_control.value_or(""), facts.cache_control.has_value(), facts.pragma.value_or(""));
+    }
     nb::object hit = find(key, ask, &headers, nb::handle());
     if (hit.is_none()) return nb::str(key.data(), key.size());
     if (PyUnicode_Check(hit.ptr())) return nb::none();  // stored, not fresh
@@ -356,8 +362,14 @@ class HitPath {
                     const std::optional<std::string>& if_modified_since,
                     const std::optional<std::string>& range,
                     const std::optional<std::string>& if_range, bool head, double now,
-                    nb::handle headers) {
+                    nb::handle headers, const std::optional<std::string>& request_cache_control,
+                    const std::optional<std::string>& request_pragma) {
     Ask ask{method, &if_none_match, &if_modified_since, &range, &if_range, head, now};
+    if (request_cache_control || request_pragma) {
+      ask.freshness = http::parse_request_freshness(request_cache_control.value_or(""),
+                                                    request_cache_control.has_value(),
+                                                    request_pragma.value_or(""));
+    }
     return find(key, ask, nullptr, headers);
   }
 
@@ -374,7 +386,7 @@ class HitPath {
     }
     const ResponsePayload* entry = response_for(found, headers, ask.now);
     if (!entry) return nb::none();
-    const http::ReuseDecision decision = http::decide_reuse(entry->timing, ask.now, has_validator(*entry));
+    const http::ReuseDecision decision = http::decide_reuse(entry->timing, ask.now, has_validator(*entry), ask.freshness);
     const bool stale = decision.reuse == http::Reuse::stale_while_revalidate && !stale_header_.is_none();
     if (decision.reuse != http::Reuse::fresh && !stale) {
       const std::string_view name = reuse_name(decision.reuse);
@@ -443,18 +455,23 @@ void bind_hit(nb::module_& m) {
       .def("lookup", &HitPath::lookup, nb::arg("key"), nb::arg("method"),
            nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(),
            nb::arg("range").none(), nb::arg("if_range").none(), nb::arg("head"), nb::arg("now"),
-           nb::arg("headers").none(),
+           nb::arg("headers").none(), nb::arg("request_cache_control").none() = nb::none(),
+           nb::arg("request_pragma").none() = nb::none(),
            nb::sig("def lookup(self, key: str, method: str, if_none_match: str | None, "
                    "if_modified_since: str | None, range: str | None, if_range: str | None, "
                    "head: bool, now: float, "
-                   "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None) -> "
+                   "headers: collections.abc.Sequence[tuple[bytes, bytes]] | None, "
+                   "request_cache_control: str | None = None, "
+                   "request_pragma: str | None = None) -> "
                    "tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | "
                    "tuple[int, list[tuple[bytes, bytes]], bytes | memoryview, bool] | str | None"),
            "A hit as (status, headers, body) for a known key -- with True as a fourth member "
            "when it is a stale answer (stale-while-revalidate) to refresh; None when nothing "
            "is stored; "
            "the reuse decision ('revalidate', 'stale_while_revalidate', 'miss') of an "
-           "entry that is stored but cannot be answered as it is.");
+           "entry that is stored but cannot be answered as it is. The request's "
+           "Cache-Control (or Pragma), when given, limits what it accepts (RFC 9111 "
+           "section 5.2.1).");
   m.def("replay", &replay_fields, nb::arg("status"), nb::arg("headers"), nb::arg("body"),
         nb::arg("etag"), nb::arg("last_modified"), nb::arg("age"), nb::arg("ttl_left"),
         nb::arg("method"), nb::arg("if_none_match").none(), nb::arg("if_modified_since").none(),

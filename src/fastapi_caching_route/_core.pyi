@@ -172,9 +172,9 @@ class HitPath:
         A hit as (status, headers, body) -- with the key as a fourth member when it is a stale answer to refresh; the key (str) when nothing is stored; None when the route must decide (credentials, key length, request directives, an entry that is not fresh).
         """
 
-    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, headers: Sequence[tuple[bytes, bytes]] | None) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | tuple[int, list[tuple[bytes, bytes]], bytes | memoryview, bool] | str | None:
+    def lookup(self, key: str, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, headers: Sequence[tuple[bytes, bytes]] | None, request_cache_control: str | None = None, request_pragma: str | None = None) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview] | tuple[int, list[tuple[bytes, bytes]], bytes | memoryview, bool] | str | None:
         """
-        A hit as (status, headers, body) for a known key -- with True as a fourth member when it is a stale answer (stale-while-revalidate) to refresh; None when nothing is stored; the reuse decision ('revalidate', 'stale_while_revalidate', 'miss') of an entry that is stored but cannot be answered as it is.
+        A hit as (status, headers, body) for a known key -- with True as a fourth member when it is a stale answer (stale-while-revalidate) to refresh; None when nothing is stored; the reuse decision ('revalidate', 'stale_while_revalidate', 'miss') of an entry that is stored but cannot be answered as it is. The request's Cache-Control (or Pragma), when given, limits what it accepts (RFC 9111 section 5.2.1).
         """
 
 def replay(status: int, headers: tuple[tuple[bytes, bytes], ...], body: bytes, etag: str, last_modified: int, age: float, ttl_left: float, method: str, if_none_match: str | None, if_modified_since: str | None, range: str | None, if_range: str | None, head: bool, now: float, hit_header: tuple[bytes, bytes], cache_status: bytes | None, stale: bool = False) -> tuple[int, list[tuple[bytes, bytes]], bytes | memoryview]:
@@ -266,9 +266,9 @@ def entry_timing(cache_control: str, expires: str | None, date: str | None, age:
     The freshness of a response with these fields (RFC 9111 section 4.2): (stored_at, initial_age, lifetime, unbounded, heuristic, no_cache, must_revalidate, stale_while_revalidate, stale_if_error). The route's stale windows, when >= 0, replace the response's (RFC 5861).
     """
 
-def decide_reuse(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], now: float, has_validator: bool) -> tuple[str, float, float]:
+def decide_reuse(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], now: float, has_validator: bool, request_cache_control: str | None = None, request_pragma: str | None = None) -> tuple[str, float, float]:
     """
-    (reuse, age, ttl_left): 'fresh', 'stale_while_revalidate', 'revalidate' or 'miss' for an entry with this timing at `now`, its current age and the seconds of freshness left.
+    (reuse, age, ttl_left): 'fresh', 'stale_while_revalidate', 'revalidate' or 'miss' for an entry with this timing at `now`, its current age and the seconds of freshness left. The request's Cache-Control (or, without it, its Pragma), when given, limits what it accepts (RFC 9111 section 5.2.1: no-cache, max-age, min-fresh, max-stale).
     """
 
 def store_ttl(timing: tuple[float, float, float, bool, bool, bool, bool, float, float], now: float, keep: float) -> float:

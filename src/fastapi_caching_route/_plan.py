@@ -257,7 +257,8 @@ class CachePlan:
             return None
         now = time.time()
         has_validator = bool(entry.etag) or entry.last_modified >= 0
-        reuse, age, ttl_left = _core.decide_reuse(entry.timing, now, has_validator)
+        asks = self._request_freshness(headers)
+        reuse, age, ttl_left = _core.decide_reuse(entry.timing, now, has_validator, *asks)
         if b"range" in headers and not _core.answers_range_request(entry.status_code):
             scope[STATUS_KEY] = "fwd=miss; detail=range"
             return None
@@ -267,6 +268,12 @@ class CachePlan:
             self.refresh(scope, key)
             return self._replay(entry, scope["method"], headers, head, age, ttl_left, stale=True)
         scope[STATUS_KEY] = "fwd=stale"
+        if (
+            asks != (None, None)
+            and _core.decide_reuse(entry.timing, now, has_validator)[0] == "fresh"
+        ):
+            # RFC 9211 section 2.2: forwarded "because of request directives".
+            scope[STATUS_KEY] = "fwd=request"
         if reuse == "miss" and not _core.serves_stale_on_error(entry.timing, now):
             return None
         return entry  # to revalidate (or to fall back on when the endpoint fails)
@@ -338,6 +345,9 @@ class CachePlan:
         (the client's own, when it sent some); a 304 freshens the entry (section
         4.3.4) and the client gets it, or its own 304."""
         scope = request.scope
+        # RFC 9211 section 2.2: forwarded because the entry is stale, or because
+        # the request's directives would not take it as it is (_judge says which).
+        forwarded = "fwd=request" if scope.get(STATUS_KEY) == "fwd=request" else "fwd=stale"
         client_fields = scope["headers"]
         asked = _request_headers(client_fields)
         conditions = conditions_for(stale, asked)
@@ -354,19 +364,19 @@ class CachePlan:
         if response.status_code >= 500 and self._stale_on_error(stale):
             return self._stale_answer(stale, asked, scope, "stale_if_error_answers")
         if response.status_code != 304:
-            scope[STATUS_KEY] = f"fwd=stale; fwd-status={response.status_code}"
+            scope[STATUS_KEY] = f"{forwarded}; fwd-status={response.status_code}"
             return await storing.store(self, response, key, request)
         if not validates(stale, response):
             if not conditions:
                 return response  # the client's own conditional request, answered
             # A 304 for another representation cannot freshen this entry (section
             # 4.3.3), and this client asked for the whole response.
-            scope[STATUS_KEY] = "fwd=stale; fwd-status=304; detail=mismatch"
+            scope[STATUS_KEY] = f"{forwarded}; fwd-status=304; detail=mismatch"
             return await storing.store(self, await original(request), key, request)
         entry = storing.refreshed(self, stale, response)
         await storing.put_entry(self, key, entry)
         _, age, ttl_left = _core.decide_reuse(entry.timing, time.time(), True)
-        scope[STATUS_KEY] = "fwd=stale; fwd-status=304"
+        scope[STATUS_KEY] = f"{forwarded}; fwd-status=304"
         return self._replay(entry, scope["method"], asked, False, age, ttl_left, forwarded=True)
 
     def answer_early(self, scope: Scope) -> Answer | None:
@@ -512,6 +522,7 @@ class CachePlan:
                 head,
                 time.time(),
                 scope["headers"],
+                *self._request_freshness(headers),
             )
         except Exception:  # the cache failing must never fail the request
             self.failed("lookup_errors", "cache lookup failed; serving uncached")
@@ -623,6 +634,13 @@ class CachePlan:
                     "path_params": dict(scope.get("path_params", {})),
                 },
             )
+
+    def _request_freshness(self, headers: dict[bytes, bytes]) -> tuple[str | None, str | None]:
+        """The request's Cache-Control and Pragma, for the engine to weigh what
+        it accepts (RFC 9111 section 5.2.1), when the route honours them."""
+        if not self.config.honor_request_cache_control:
+            return None, None
+        return _text(headers.get(b"cache-control")), _text(headers.get(b"pragma"))
 
     def _request_directives(self, headers: dict[bytes, bytes]) -> tuple[bool, bool]:
         if not self.config.honor_request_cache_control:

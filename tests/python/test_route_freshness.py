@@ -286,6 +286,86 @@ async def test_must_revalidate_is_never_served_stale(make_cache: MakeCache, cloc
     assert origin.asked[1]["if-none-match"] == '"m"'
 
 
+# --- what the request accepts (section 5.2.1), when the route honours it ---------------
+
+
+async def _asking(
+    make_cache: MakeCache,
+    clock: Clock,
+    origin: Origin,
+    after: float,
+    *asks: str,
+    honour: bool = True,
+) -> list[Any]:
+    """Store at NOW, then at NOW + after send one request per Cache-Control value."""
+    cache = make_cache(cache_status=True)
+    router = origin.router(cache, honor_request_cache_control=honour)
+    async with open_client(make_app(router)) as client:
+        await client.get("/r")
+        clock.now = NOW + after
+        return [await client.get("/r", headers={"cache-control": ask}) for ask in asks]
+
+
+async def test_a_request_max_age_asks_for_a_younger_response(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # Section 5.2.1.1: "the client prefers a response whose age is less than or
+    # equal to the specified number of seconds"; the entry is revalidated.
+    origin = Origin({"cache-control": "max-age=100", "etag": '"a"'}, honours_conditions=True)
+    young, old = await _asking(make_cache, clock, origin, 30, "max-age=60", "max-age=10")
+    assert young.headers["x-cache"] == "HIT"
+    assert (old.status_code, old.text) == (200, "v1|1")  # the endpoint said 304
+    assert "fwd=request" in old.headers["cache-status"]
+    assert origin.calls == 2 and origin.asked[-1]["if-none-match"] == '"a"'
+
+
+async def test_a_request_min_fresh_asks_for_freshness_left(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # Section 5.2.1.3: "a response whose freshness lifetime is no less than its
+    # current age plus the specified time"; 70 seconds are left here.
+    origin = Origin({"cache-control": "max-age=100"})
+    enough, short = await _asking(make_cache, clock, origin, 30, "min-fresh=60", "min-fresh=80")
+    assert (enough.text, enough.headers["x-cache"]) == ("v1|1", "HIT")
+    assert short.text == "v1|2" and short.headers.get("x-cache") != "HIT"
+    assert "fwd=request" in short.headers["cache-status"]
+
+
+async def test_a_request_max_stale_accepts_a_stale_response(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # Section 5.2.1.2: "a response that has exceeded its freshness lifetime by no
+    # more than the specified number of seconds"; bare, "a stale response of any
+    # age". Stale by 20 seconds here.
+    origin = Origin({"cache-control": "max-age=10", "etag": '"a"'})
+    within, bare, beyond = await _asking(
+        make_cache, clock, origin, 30, "max-stale=60", "max-stale", "max-stale=5"
+    )
+    assert [(r.text, r.headers["x-cache"]) for r in (within, bare)] == [("v1|1", "HIT")] * 2
+    assert within.headers["age"] == "30"
+    assert beyond.text == "v1|2"
+
+
+async def test_max_stale_never_reaches_a_must_revalidate_entry(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # Section 5.2.2.2: once stale, "a cache MUST NOT reuse that response ...
+    # until it has been successfully validated by the origin".
+    origin = Origin({"cache-control": "max-age=10, must-revalidate", "etag": '"a"'})
+    (answer,) = await _asking(make_cache, clock, origin, 30, "max-stale")
+    assert answer.text == "v1|2"
+
+
+async def test_the_request_s_freshness_limits_count_only_when_honoured(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    origin = Origin({"cache-control": "max-age=100"})
+    answers = await _asking(
+        make_cache, clock, origin, 30, "max-age=10", "min-fresh=90", honour=False
+    )
+    assert [(r.text, r.headers["x-cache"]) for r in answers] == [("v1|1", "HIT")] * 2
+
+
 # --- fields a cache never stores ------------------------------------------------------
 
 
