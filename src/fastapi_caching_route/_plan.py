@@ -235,6 +235,7 @@ class CachePlan:
             if not nothing_stored:
                 found = self._native_hit(key, scope, headers, head)
                 if isinstance(found, Response):
+                    scope.pop(STATUS_KEY, None)  # a hit: its member is in the response
                     return found
                 if found is not None:  # stored but not fresh: read it to revalidate
                     return self._judge(self._peek(key, scope), key, scope, headers, head)
@@ -262,6 +263,10 @@ class CachePlan:
         if b"range" in headers and not _core.answers_range_request(entry.status_code):
             scope[STATUS_KEY] = "fwd=miss; detail=range"
             return None
+        if reuse in ("fresh", "stale_while_revalidate"):
+            # RFC 9211: the answer carries its own member (hit), and only that one,
+            # also after a first lookup that missed (a coalesced follower).
+            scope.pop(STATUS_KEY, None)
         if reuse == "fresh":
             return self._replay(entry, scope["method"], headers, head, age, ttl_left)
         if reuse == "stale_while_revalidate":
@@ -306,12 +311,29 @@ class CachePlan:
         counters = self.cache.counters
         counters["coalesced"] += 1
         if await wait_for_leader(leader, self.cache.coalesce_timeout):
-            found = await self._find(key, scope, _request_headers(scope["headers"]), False, False)
+            headers = _request_headers(scope["headers"])
+            found = await self._find(key, scope, headers, False, False)
             if isinstance(found, Response):
                 return found
+            shared = self._from_leader(leader.result(), key, scope, headers)
+            if shared is not None:
+                return shared
             stale = found
         counters["coalesce_fell_through"] += 1
         return await self._ask(request, original, key, stale)
+
+    def _from_leader(
+        self, entry: StoredResponse | None, key: str, scope: Scope, headers: dict[bytes, bytes]
+    ) -> Response | None:
+        """The entry the leader stored, as the store would have answered it, when
+        the store could not (an outage): only its own variant, only fresh."""
+        if entry is None or not _variant_matches(entry, scope["headers"]):
+            return None
+        answer = self._judge(entry, key, scope, headers, False)
+        if not isinstance(answer, Response):
+            return None
+        self.cache.counters["coalesced_from_leader"] += 1
+        return answer
 
     async def _ask(
         self, request: Request, original: RouteHandler, key: str, stale: StoredResponse | None
@@ -565,11 +587,7 @@ class CachePlan:
             self.failed("lookup_errors", "cache lookup failed; serving uncached")
             return None
         # Whatever the backend, a variant answers only its own request.
-        if (
-            entry is not None
-            and entry.vary
-            and (_core.secondary_key(entry.vary, request_headers) != entry.secondary)
-        ):
+        if entry is not None and not _variant_matches(entry, request_headers):
             return None
         return entry
 
@@ -687,6 +705,12 @@ def _bypass_credentials(
     declared_query = {spec.alias for spec in inputs.query}
     query = set() if inputs.all_query else found.query - declared_query
     return _core.CredentialSpec(sorted(headers), sorted(cookies), sorted(query))
+
+
+def _variant_matches(entry: StoredResponse, request_headers: list[tuple[bytes, bytes]]) -> bool:
+    """Whether the request's fields named by the entry's Vary are the ones it
+    was stored for (RFC 9111 section 4.1)."""
+    return not entry.vary or _core.secondary_key(entry.vary, request_headers) == entry.secondary
 
 
 def _method_of(scope: Scope) -> str:

@@ -223,6 +223,7 @@ async def put(
 
 
 async def put_entry(plan: CachePlan, key: str, entry: StoredResponse) -> bool:
+    plan.flight.offer(key, entry)  # followers get it even if the store fails
     ttl = _core.store_ttl(entry.timing, plan.now(), plan.cache.keep_stale)
     try:
         stored = await plan.backend.set(key, entry, namespace=plan.namespace, ttl=ttl or None)

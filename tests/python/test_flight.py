@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 
 import pytest
 from conftest import MakeCache, caching_router, make_app, open_client
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
-from fastapi_caching_route import FastAPICache
+from fastapi_caching_route import FastAPICache, RedisBackend
 
 pytestmark = pytest.mark.anyio
 
@@ -94,6 +97,78 @@ async def test_followers_run_the_endpoint_when_the_leader_stores_nothing(
             assert len(followers) == 3
     assert all(r.status_code == 200 for r in followers)
     assert len(calls) >= 2  # the followers did not get the leader's failure
+
+
+async def test_followers_hits_carry_one_cache_status_member(make_cache: MakeCache) -> None:
+    # RFC 9211 section 2: one member per cache. A follower's first lookup
+    # missed; the hit it answers with is the only thing it reports.
+    cache = make_cache(cache_status=True)
+    async with open_client(_slow_app(cache, [])) as client:
+        responses = await asyncio.gather(*(client.get("/slow") for _ in range(3)))
+    members = sorted(r.headers.get_list("cache-status") for r in responses)
+    name = "fastapi-caching-route"
+    assert (
+        members == [[f"{name}; fwd=uri-miss; stored"]] + [[f"{name}; hit; ttl=2147483648"]] * 2
+    )  # unbounded
+
+
+def _redis_down() -> RedisBackend:
+    """A RedisBackend on a loopback port nothing listens on: a real outage."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # No retries: each lookup fails at once, as behind an open circuit breaker.
+    return RedisBackend.from_url(
+        f"redis://127.0.0.1:{port}/0", timeout=1.0, retry=Retry(NoBackoff(), 0)
+    )
+
+
+async def test_followers_get_the_leaders_response_while_the_store_is_down() -> None:
+    # Nothing can be read back from the store, yet concurrent misses still run
+    # the endpoint once: the leader hands its followers what it stored.
+    backend = _redis_down()
+    cache = FastAPICache(backend)
+    calls: list[str] = []
+    try:
+        async with open_client(_slow_app(cache, calls)) as client:
+            responses = await asyncio.gather(*(client.get("/slow") for _ in range(8)))
+    finally:
+        await backend.close()
+    assert calls == ["a"]
+    assert all(r.status_code == 200 and r.json() == {"q": "a", "call": 1} for r in responses)
+    route = cache.stats()["route"]
+    assert (route["coalesced"], route["coalesced_from_leader"]) == (7, 7)
+    assert route["lookup_errors"] == 8  # the store was down for every request
+
+
+async def test_a_follower_gets_the_leaders_response_only_for_its_own_variant() -> None:
+    # RFC 9111 section 4.1: the leader's response varies on Accept-Language;
+    # followers that sent another value must not be handed it.
+    backend = _redis_down()
+    cache = FastAPICache(backend)
+    router = caching_router()
+    calls: list[str] = []
+
+    @cache()
+    @router.get("/greeting")
+    async def greeting(request: Request) -> JSONResponse:
+        # Read from the request, not declared: the language is not in the key.
+        language = request.headers.get("accept-language", "en")
+        calls.append(language)
+        await asyncio.sleep(0.1)
+        return JSONResponse({"lang": language}, headers={"vary": "accept-language"})
+
+    languages = ["en", "de", "en", "de", "en", "de"]
+    try:
+        async with open_client(make_app(router)) as client:
+            responses = await asyncio.gather(
+                *(client.get("/greeting", headers={"accept-language": lang}) for lang in languages)
+            )
+    finally:
+        await backend.close()
+    assert [r.json()["lang"] for r in responses] == languages
+    assert calls.count("en") == 1  # the leader; its two followers got its response
+    assert calls.count("de") == 3  # another variant: each ran the endpoint itself
 
 
 async def _get_or_error(client: object, url: str) -> object:
