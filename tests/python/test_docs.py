@@ -118,7 +118,9 @@ def test_snippet_runs(
 ) -> None:
     env = {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        # The snippets import docs.snippets helpers from the root, and the
+        # package from wherever this run imports it (make mutate's tree too).
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
         "REDIS_URL": redis_url,
         "REDIS_SENTINEL_PORT": str(sentinel_port),
     }

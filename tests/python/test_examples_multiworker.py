@@ -60,7 +60,12 @@ def server(request: pytest.FixtureRequest, redis_url: str) -> Iterator[int]:
     process = subprocess.Popen(
         [*COMMANDS[request.param], address],
         cwd=ROOT,
-        env={**os.environ, "REDIS_URL": redis_url, "PYTHONPATH": str(ROOT)},
+        env={
+            **os.environ,
+            "REDIS_URL": redis_url,
+            # examples/ from the root; the package from wherever this run imports it.
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        },
     )
     try:
         deadline = time.monotonic() + DEADLINE
