@@ -255,6 +255,29 @@ async def test_a_redis_read_does_not_overwrite_a_newer_store_in_l1(
     assert kept is not None and kept.body == b"newer"
 
 
+async def test_a_subscription_lost_during_a_redis_read_keeps_its_answer_out_of_l1(
+    paused_reader: tuple[TieredBackend, _PausedRedis, TieredBackend],
+) -> None:
+    reader, paused, writer = paused_reader
+    assert await writer.set("GET /lost", ENTRY, ttl=60)
+    paused.pausing = True
+    read = asyncio.ensure_future(reader.get("GET /lost"))
+    await asyncio.wait_for(paused.answered.wait(), DEADLINE)
+
+    async def unanswered(pubsub: Any) -> None:
+        return None  # the ping never reaches Redis: the subscription goes silent
+
+    reader._reconnect_delay = 60.0  # not subscribed again during the test
+    reader._heartbeat = 0.05
+    reader._ping = unanswered  # type: ignore[method-assign]
+    assert await _eventually(lambda: reader.stats()["listener_losses"] == 1)
+    paused.release.set()
+    found = await read
+    assert found is not None and found.body == b"shared"  # it answers its request ...
+    assert reader.l1.get_nowait("GET /lost") is None  # ... but a message may have been missed
+    assert reader.stats()["l1_fills_withheld"] == 1
+
+
 async def test_no_fill_before_the_listener_has_subscribed(redis_url: str) -> None:
     writer = RedisBackend.from_url(redis_url)
     assert await writer.set("GET /early", ENTRY, ttl=60)
