@@ -1,0 +1,222 @@
+"""TieredBackend: invalidations Redis did not take, and messages from other workers.
+
+While an invalidation is pending (applied to this worker's L1, not yet taken
+by Redis), reads of what it covers are not answered from Redis, and reads of
+anything else are. A later invalidation that Redis takes settles exactly the
+pending ones it covers. Messages on the channel are applied as older workers
+send them too, and malformed ones are ignored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+from fastapi_caching_route import (
+    CircuitBreaker,
+    RedisBackend,
+    StoredResponse,
+    TieredBackend,
+    _core,
+)
+
+pytestmark = pytest.mark.anyio
+
+CHANNEL = "fcr:test-pending"
+DEADLINE = 30.0  # seconds a condition may take to come true on a busy machine
+
+
+def entry(*tags: str, body: bytes = b"x") -> StoredResponse:
+    return StoredResponse(
+        200,
+        ((b"content-type", b"text/plain"),),
+        body,
+        "text/plain",
+        stored_at=time.time(),
+        lifetime=600.0,
+        stale_while_revalidate=600.0,
+        tags=tags,
+    )
+
+
+def reuse(found: StoredResponse | None) -> str:
+    assert found is not None
+    return str(_core.decide_reuse(found.timing, time.time(), True)[0])
+
+
+async def _eventually(condition: Callable[[], bool]) -> bool:
+    deadline = time.monotonic() + DEADLINE
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
+class Outage:
+    """Makes this worker's Redis refuse what an invalidation sends (the delete
+    and tag scripts, UNLINK, PUBLISH) while on; reads still work, so what Redis
+    holds can be seen."""
+
+    def __init__(self, client: Any) -> None:
+        self.on = False
+        for name in ("evalsha", "unlink", "publish"):
+            real = getattr(client, name)
+            setattr(client, name, self._guard(real))
+
+    def _guard(self, real: Callable[..., Any]) -> Callable[..., Any]:
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            if self.on:
+                raise RedisConnectionError("Redis is down")
+            return await real(*args, **kwargs)
+
+        return guarded
+
+
+@pytest.fixture
+async def worker(
+    redis_url: str,
+) -> AsyncIterator[tuple[TieredBackend, RedisBackend, Outage]]:
+    """A subscribed worker that never retries on its own (the tests decide when
+    Redis takes invalidations), its Outage switch, and a writer to Redis."""
+    # A breaker that stays closed: reads keep going to Redis during the outage.
+    shared = RedisBackend(
+        aioredis.Redis.from_url(redis_url), breaker=CircuitBreaker(threshold=1000)
+    )
+    backend = TieredBackend(shared, channel=CHANNEL)
+    backend._retry_delay = 3600.0
+    writer = RedisBackend.from_url(redis_url)
+    outage = Outage(shared.client)
+    await backend.get("warm-up")
+    assert await _eventually(lambda: backend.listening)
+    try:
+        yield backend, writer, outage
+    finally:
+        outage.on = False
+        await writer.close()
+        await backend.close()
+
+
+async def test_a_pending_invalidation_holds_back_only_what_it_covers(
+    worker: tuple[TieredBackend, RedisBackend, Outage],
+) -> None:
+    backend, writer, outage = worker
+    for key, namespace, tags in (
+        ("GET /a", None, ()),
+        ("GET /b", None, ()),
+        ("GET /a", "n", ()),
+        ("GET /t", None, ("t",)),
+        ("GET /u", None, ("u",)),
+    ):
+        assert await writer.set(key, entry(*tags), namespace=namespace, ttl=600)
+
+    outage.on = True
+    await backend.delete("GET /a")
+    assert backend.stats()["invalidations_pending"] == 1
+    assert await writer.get("GET /a") is not None  # Redis still has it ...
+    assert await backend.get("GET /a") is None  # ... this worker does not read it
+    assert await backend.get("GET /b") is not None  # another key
+    assert await backend.get("GET /a", namespace="n") is not None  # another namespace
+    assert await backend.get("GET /u") is not None  # an entry with tags
+
+    await backend.invalidate_tags(["t"])
+    assert await backend.get("GET /t") is None  # carries the pending tag
+    assert await backend.get("GET /u") is not None
+
+    await backend.clear("n")
+    assert await writer.get("GET /a", namespace="n") is not None
+    assert await backend.get("GET /a", namespace="n") is None  # its namespace is pending
+    assert await backend.get("GET /b") is not None
+    assert backend.stats()["invalidations_pending"] == 3
+
+
+async def test_an_invalidation_redis_takes_settles_only_the_pending_ones_it_covers(
+    worker: tuple[TieredBackend, RedisBackend, Outage],
+) -> None:
+    backend, writer, outage = worker
+
+    def pending() -> int:
+        return int(backend.stats()["invalidations_pending"])
+
+    outage.on = True
+    await backend.delete("GET /a")
+    outage.on = False
+    await backend.delete("GET /b")  # another key: /a stays pending
+    assert pending() == 1
+
+    assert await writer.set("GET /m", entry(), namespace="m", ttl=600)
+    outage.on = True
+    await backend.delete("GET /m", namespace="m")
+    outage.on = False
+    assert pending() == 2
+    await backend.clear()  # the root namespace: settles /a, not m's /m
+    assert pending() == 1
+    assert await backend.get("GET /m", namespace="m") is None  # still held back
+
+    outage.on = True
+    await backend.invalidate_tags(["t"], soft=True)
+    outage.on = False
+    assert pending() == 2
+    await backend.invalidate_tags(["t"])  # hard covers soft
+    assert pending() == 1
+    await backend.clear("m")
+    assert pending() == 0
+
+
+async def _publish(redis_url: str, *messages: dict[str, Any] | str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        for message in messages:
+            data = message if isinstance(message, str) else json.dumps(message)
+            await client.publish(CHANNEL, data)
+    finally:
+        await client.aclose()
+
+
+async def test_messages_of_other_workers_are_applied_as_they_come(
+    worker: tuple[TieredBackend, RedisBackend, Outage], redis_url: str
+) -> None:
+    # As an older worker sends them: no origin, the root namespace as null, no "soft".
+    backend = worker[0]
+    for key, tags in (("GET /k", ()), ("GET /hard", ("h",)), ("GET /n", ())):
+        backend.l1.set_nowait(key, entry(*tags), ttl=600)
+    backend.l1.set_nowait("GET /n", entry(), namespace="n", ttl=600)
+    await _publish(
+        redis_url,
+        {"namespace": None, "key": "GET /k"},
+        {"namespace": None, "tags": ["h"]},
+        {"namespace": "n", "key": "*"},
+    )
+    assert await _eventually(lambda: backend.stats()["invalidations_received"] == 3)
+    assert backend.l1.get_nowait("GET /k") is None
+    assert backend.l1.get_nowait("GET /hard") is None  # hard: removed, not softened
+    assert backend.l1.get_nowait("GET /n", "n") is None  # a clear of its namespace
+    assert backend.l1.get_nowait("GET /n") is not None
+
+
+async def test_malformed_messages_are_ignored(
+    worker: tuple[TieredBackend, RedisBackend, Outage], redis_url: str
+) -> None:
+    backend = worker[0]
+    backend.l1.set_nowait("GET /t", entry("t"), ttl=600)
+    backend.l1.set_nowait("GET /k", entry(), ttl=600)
+    await _publish(
+        redis_url,
+        {"namespace": None, "tags": ["t"], "soft": "yes"},
+        {"namespace": None, "tags": "t"},
+        {"namespace": 7, "key": "GET /k"},
+        {"namespace": None, "key": 7},
+        {"namespace": None},
+        "not json",
+        {"namespace": None, "key": "GET /last"},  # a valid one, applied after the others
+    )
+    assert await _eventually(lambda: backend.stats()["invalidations_received"] == 1)
+    assert reuse(backend.l1.get_nowait("GET /t")) == "fresh"
+    assert backend.l1.get_nowait("GET /k") is not None
