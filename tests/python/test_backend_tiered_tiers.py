@@ -142,5 +142,9 @@ async def test_l1_lookups_pick_the_variant_of_the_request(redis_url: str) -> Non
             found = backend.get_nowait("GET /v", headers=[(b"accept-language", language.encode())])
             assert found is not None and found.body == language.encode()
         assert backend.get_nowait("GET /v", headers=[(b"accept-language", b"fr")]) is None
+        # get() answers from L1 too: a variant only there (not in Redis) is found.
+        await backend.l2.delete("GET /v")
+        found = await backend.get("GET /v", headers=[(b"accept-language", b"de")])
+        assert found is not None and found.body == b"de"
     finally:
         await backend.close()
