@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -220,3 +221,40 @@ async def test_malformed_messages_are_ignored(
     assert await _eventually(lambda: backend.stats()["invalidations_received"] == 1)
     assert reuse(backend.l1.get_nowait("GET /t")) == "fresh"
     assert backend.l1.get_nowait("GET /k") is not None
+
+
+async def test_deferred_invalidations_are_counted_merged_and_bounded(
+    worker: tuple[TieredBackend, RedisBackend, Outage], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="fastapi_caching_route")
+    backend, writer, outage = worker
+
+    def pending() -> int:
+        return int(backend.stats()["invalidations_pending"])
+
+    outage.on = True
+    await backend.delete("GET /a")
+    await backend.delete("GET /b")
+    await backend.delete("GET /c", namespace="m")
+    assert (pending(), backend.stats()["invalidations_deferred"]) == (3, 3)
+    await backend.clear()  # covers what is pending in its namespace, not in m
+    assert pending() == 2
+    await backend.delete("GET /a")
+    assert pending() == 3
+
+    # Bounded: beyond the limit, what is pending becomes clears of its namespaces.
+    backend._retry_limit = 4
+    await backend.delete("GET /d", namespace="m")
+    assert pending() == 4  # at the limit, not beyond
+    assert [r for r in caplog.records if "waiting for Redis" in r.getMessage()] == []
+    assert await writer.set("GET /other", entry(), namespace="m", ttl=600)
+    await backend.delete("GET /e", namespace="p")
+    assert pending() == 3  # the root namespace, m and p
+    assert backend.stats()["invalidations_deferred"] == 7
+    assert await writer.get("GET /other", namespace="m") is not None
+    assert await backend.get("GET /other", namespace="m") is None  # m is cleared when sent
+    [warning] = [r for r in caplog.records if "waiting for Redis" in r.getMessage()]
+    assert warning.getMessage() == (
+        "more than 4 cache invalidations are waiting for Redis: "
+        "their namespaces will be cleared instead"
+    )
