@@ -258,3 +258,47 @@ async def test_deferred_invalidations_are_counted_merged_and_bounded(
         "more than 4 cache invalidations are waiting for Redis: "
         "their namespaces will be cleared instead"
     )
+    deferred = (
+        "the shared tier did not take a cache invalidation: applied to this worker's L1, "
+        "sent again in the background"
+    )
+    assert [r.getMessage() for r in caplog.records if r.msg == deferred] == [deferred]
+
+
+async def test_once_an_invalidation_is_done_the_key_is_read_from_redis_again(
+    worker: tuple[TieredBackend, RedisBackend, Outage],
+) -> None:
+    backend, writer, _ = worker
+    for round in range(2):
+        assert await writer.set("GET /again", entry(body=b"%d" % round), ttl=600)
+        found = await backend.get("GET /again")
+        assert found is not None and found.body == b"%d" % round
+        assert await backend.delete("GET /again") == 1
+    # Two invalidations of one key at once: both end, and nothing stays in flight.
+    assert await writer.set("GET /again", entry(), ttl=600)
+    assert sorted(await asyncio.gather(*(backend.delete("GET /again") for _ in range(2)))) == [0, 1]
+    assert await writer.set("GET /again", entry(body=b"back"), ttl=600)
+    found = await backend.get("GET /again")
+    assert found is not None and found.body == b"back"
+
+
+async def test_a_cancelled_invalidation_stays_pending(
+    worker: tuple[TieredBackend, RedisBackend, Outage],
+) -> None:
+    backend = worker[0]
+    client: Any = backend.l2.client
+    real_publish = client.publish
+    publishing = asyncio.Event()
+
+    async def hanging_publish(*args: Any) -> Any:
+        publishing.set()
+        await asyncio.Event().wait()  # Redis never answers
+
+    client.publish = hanging_publish
+    call = asyncio.ensure_future(backend.delete("GET /c"))
+    await asyncio.wait_for(publishing.wait(), DEADLINE)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    client.publish = real_publish
+    assert backend.stats()["invalidations_pending"] == 1  # sent again later
