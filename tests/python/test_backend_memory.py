@@ -2,6 +2,7 @@
 shard count; what does not is refused, counted and logged once."""
 
 import logging
+import re
 
 import pytest
 from conftest import Calls, caching_router, make_app, open_client
@@ -83,6 +84,25 @@ def test_each_backend_logs_its_first_refusal(caplog: pytest.LogCaptureFixture) -
             assert not backend.set_nowait("k", value)
             assert backend.stats()["rejections"] == 2
     assert len(_refusals(caplog)) == 2
+
+
+def test_the_refusal_warning_says_what_was_refused_and_what_to_do(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    value = StoredResponse(200, ((b"content-type", b"text/plain"),), b"y" * 2048, "text/plain")
+    key = "GET /" + "k" * 5000
+    with caplog.at_level(logging.WARNING, logger="fastapi_caching_route"):
+        assert not MemoryBackend(max_bytes=1024).set_nowait(key, value)
+    (record,) = _refusals(caplog)
+    match = re.fullmatch(
+        r"MemoryBackend\(max_bytes=1024\) did not store a response of 2048 bytes \(an entry of "
+        r"at least (\d+) bytes with its headers, key and bookkeeping\): an entry larger than "
+        r"max_bytes is never stored\. Raise max_bytes to cache it; further refusals are "
+        r'counted in stats\(\)\["rejections"\] and not logged\.',
+        record.getMessage(),
+    )
+    assert match is not None, record.getMessage()
+    assert int(match[1]) >= len(value.body) + len(key)  # the key counts too
 
 
 def test_a_refused_value_still_supersedes_the_stored_one() -> None:
