@@ -302,3 +302,34 @@ async def test_a_cancelled_invalidation_stays_pending(
         await call
     client.publish = real_publish
     assert backend.stats()["invalidations_pending"] == 1  # sent again later
+
+
+async def test_tag_invalidations_act_in_their_namespace_in_both_tiers(
+    worker: tuple[TieredBackend, RedisBackend, Outage],
+) -> None:
+    backend, writer, _ = worker
+    for namespace in ("n", None):
+        assert await backend.set("GET /t", entry("t"), namespace=namespace, ttl=600)
+    assert await backend.invalidate_tags(["t"], namespace="n") == 1
+    assert backend.l1.get_nowait("GET /t", "n") is None
+    assert await writer.get("GET /t", namespace="n") is None
+    assert backend.l1.get_nowait("GET /t") is not None  # the root namespace: untouched
+    assert await writer.get("GET /t") is not None
+
+
+async def test_an_open_breaker_defers_invalidations_and_says_why(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="fastapi_caching_route")
+    shared = RedisBackend(aioredis.Redis.from_url(redis_url), breaker=CircuitBreaker(threshold=1))
+    backend = TieredBackend(shared, channel=CHANNEL)
+    backend._retry_delay = 3600.0
+    try:
+        shared.breaker.failed()  # open: Redis is not asked
+        assert await backend.delete("GET /b") == 0
+        assert backend.stats()["invalidations_pending"] == 1
+        [warning] = [r for r in caplog.records if "did not take" in r.getMessage()]
+        assert warning.exc_info is not None
+        assert str(warning.exc_info[1]) == "the shared tier's circuit breaker is open"
+    finally:
+        await backend.close()
