@@ -306,3 +306,26 @@ async def test_the_endpoints_own_background_task_runs_after_a_stored_stream() ->
     assert (first.text, first.headers["x-cache"]) == ("ab", "MISS")
     assert (second.text, second.headers["x-cache"]) == ("ab", "HIT")
     assert ran == ["task"]  # after the stored copy, once: the hit runs no endpoint
+
+
+@pytest.mark.anyio
+async def test_a_stream_of_memoryviews_and_text_is_stored_as_sent() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+
+    async def chunks() -> AsyncIterator[Any]:
+        yield memoryview(b"view,")
+        yield "text,"
+        yield b"bytes"
+
+    @cache(ttl=60)
+    @router.get("/mixed")
+    def endpoint() -> StreamingResponse:
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    async with open_client(make_app(router)) as client:
+        answers = [await client.get("/mixed") for _ in range(2)]
+    assert [(r.text, r.headers["x-cache"]) for r in answers] == [
+        ("view,text,bytes", "MISS"),
+        ("view,text,bytes", "HIT"),
+    ]
