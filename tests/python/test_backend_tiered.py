@@ -240,18 +240,19 @@ async def test_an_invalidation_during_a_redis_read_is_not_undone_by_its_l1_fill(
     assert await reader.get("GET /r") is None
 
 
+@pytest.mark.parametrize("namespace", [None, "n"])
 async def test_a_redis_read_does_not_overwrite_a_newer_store_in_l1(
-    paused_reader: tuple[TieredBackend, _PausedRedis, TieredBackend],
+    paused_reader: tuple[TieredBackend, _PausedRedis, TieredBackend], namespace: str | None
 ) -> None:
     reader, paused, writer = paused_reader
-    assert await writer.set("GET /w", ENTRY, ttl=60)
+    assert await writer.set("GET /w", ENTRY, namespace=namespace, ttl=60)
     paused.pausing = True
-    read = asyncio.ensure_future(reader.get("GET /w"))
+    read = asyncio.ensure_future(reader.get("GET /w", namespace))
     await asyncio.wait_for(paused.answered.wait(), DEADLINE)
-    assert await reader.set("GET /w", NEWER, ttl=60)
+    assert await reader.set("GET /w", NEWER, namespace=namespace, ttl=60)
     paused.release.set()
     await read
-    kept = reader.l1.get_nowait("GET /w")
+    kept = reader.l1.get_nowait("GET /w", namespace)
     assert kept is not None and kept.body == b"newer"
 
 

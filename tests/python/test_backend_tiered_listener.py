@@ -5,6 +5,7 @@ the retries of invalidations Redis did not take, and what close() leaves behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -17,11 +18,12 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from fastapi_caching_route import RedisBackend, TieredBackend
+from fastapi_caching_route import RedisBackend, StoredResponse, TieredBackend
 
 pytestmark = pytest.mark.anyio
 
 DEADLINE = 30.0  # seconds a condition may take to come true on a busy machine
+_ENTRY = StoredResponse(200, ((b"content-type", b"text/plain"),), b"own", "text/plain")
 LOST = "the cache invalidation listener lost its subscription: L1 dropped until it is back"
 
 
@@ -216,3 +218,44 @@ async def test_invalidations_held_back_by_two_outages_are_each_sent_and_reported
             assert backend.stats()["invalidations_resent"] == outage
     finally:
         await backend.close()
+
+
+class _StubbornPubSub(PubSub):
+    """A subscription that swallows the first cancellation while it connects,
+    as redis-py can; the next one ends it."""
+
+    async def subscribe(self, *args: Any, **kwargs: Any) -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+        await asyncio.Event().wait()
+
+
+async def test_close_ends_a_listener_that_swallows_a_cancellation(redis_url: str) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    client.pubsub = lambda **kwargs: _StubbornPubSub(client.connection_pool, **kwargs)  # type: ignore[method-assign]
+    backend = TieredBackend(RedisBackend(client), channel="fcr:test-stubborn")
+    await backend.get("warm-up")  # starts the listener, which hangs in subscribe
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(backend.close(), timeout=DEADLINE)
+
+
+async def test_this_workers_responses_stay_in_l1_briefly_until_it_listens(
+    redis_url: str,
+) -> None:
+    # Not subscribed, a worker may miss invalidations: its own responses stay in
+    # L1 for _suspect_ttl at most; subscribed, for the ttl.
+    listening = TieredBackend(RedisBackend.from_url(redis_url), channel="fcr:test-suspect")
+    alone = TieredBackend(_unreachable())
+    try:
+        await listening.get("warm-up")
+        assert await _eventually(lambda: listening.listening)
+        for backend in (listening, alone):
+            backend._suspect_ttl = 0.05
+            await backend.set("GET /own", _ENTRY, ttl=60)
+            assert backend.l1.get_nowait("GET /own") is not None
+        await asyncio.sleep(0.3)
+        assert listening.l1.get_nowait("GET /own") is not None
+        assert alone.l1.get_nowait("GET /own") is None
+    finally:
+        await listening.close()
+        await alone.close()
