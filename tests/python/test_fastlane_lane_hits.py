@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Calls, caching_router, make_app, open_client
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.types import Scope
 
 from fastapi_caching_route import FastAPICache
@@ -158,3 +158,74 @@ async def test_what_the_lane_learned_under_one_root_path_is_not_served_under_ano
         unrouted = await direct.get("/a/items")
     assert [r.headers["x-cache"] for r in learned] == ["MISS", "HIT", "HIT"]
     assert unrouted.status_code == 404
+
+
+def _routing_spy(app: Any) -> list[str]:
+    """The paths routing was asked about (see test_learned_hits_are_answered_without_routing)."""
+    first = app.router.routes[0]
+    asked: list[str] = []
+    matches = first.matches
+
+    def spy(scope: Scope) -> Any:
+        asked.append(scope["path"])
+        return matches(scope)
+
+    first.matches = spy
+    return asked
+
+
+async def test_the_lane_keeps_every_path_it_learned_and_relearns_after_new_routes() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+
+    @cache()
+    @router.get("/{name}")
+    def named(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    app = make_app(router)
+    asked = _routing_spy(app)
+    async with open_client(app) as client:
+        for path in ("/a", "/a", "/b"):
+            await client.get(path)
+        # The lane was installed during the first request; from then on each
+        # routed request teaches it its path.
+        assert asked == ["/a", "/a", "/b"]
+        for path in ("/a", "/b", "/a"):  # both learned: no routing
+            assert (await client.get(path)).headers["x-cache"] == "HIT"
+        assert asked == ["/a", "/a", "/b"]
+        # A route added at the end leaves what routing chooses for /a unchanged;
+        # the lane forgets what it learned, relearns /a, and answers it again.
+        extra = APIRouter()
+
+        @extra.get("/other/thing")
+        def other() -> str:
+            return "other"
+
+        app.router.routes.append(extra.routes[0])
+        asked.clear()
+        answers = [await client.get("/a") for _ in range(3)]
+    assert [a.json() for a in answers] == [{"name": "a"}] * 3
+    assert asked == ["/a"]  # routed once to relearn it, then answered by the lane
+
+
+async def test_lane_hits_with_early_dependencies_skip_routing() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    seen: list[str] = []
+
+    def guard(request: Request) -> None:
+        seen.append(request.url.path)
+
+    @cache(dependencies=[Depends(guard)])
+    @router.get("/guarded")
+    def guarded() -> str:
+        return "ok"
+
+    app = make_app(router)
+    asked = _routing_spy(app)
+    async with open_client(app) as client:
+        statuses = [(await client.get("/guarded")).headers["x-cache"] for _ in range(4)]
+    assert statuses == ["MISS", "HIT", "HIT", "HIT"]
+    assert asked == ["/guarded", "/guarded"]  # the lane answered the last two
+    assert seen == ["/guarded"] * 4
