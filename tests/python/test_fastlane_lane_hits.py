@@ -229,3 +229,28 @@ async def test_lane_hits_with_early_dependencies_skip_routing() -> None:
     assert statuses == ["MISS", "HIT", "HIT", "HIT"]
     assert asked == ["/guarded", "/guarded"]  # the lane answered the last two
     assert seen == ["/guarded"] * 4
+
+
+async def test_each_lane_hit_gets_path_parameters_of_its_own() -> None:
+    # A dependency that writes into request.path_params on one lane hit must not
+    # change what the lane hands the next one.
+    cache = FastAPICache()
+    router = caching_router()
+    seen: list[dict[str, Any]] = []
+
+    def scribble(request: Request) -> None:
+        seen.append(dict(request.path_params))
+        request.path_params[f"scribbled-{len(seen)}"] = "yes"
+
+    @cache(dependencies=[Depends(scribble)])
+    @router.get("/items/{item_id}")
+    def item(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    app = make_app(router)
+    async with open_client(app) as client:
+        statuses = [(await client.get("/items/7")).headers["x-cache"] for _ in range(5)]
+    assert statuses == ["MISS", "HIT", "HIT", "HIT", "HIT"]
+    lane_hits = seen[2:]  # the second request was routed and taught the lane
+    assert all(params == lane_hits[0] for params in lane_hits), lane_hits
+    assert lane_hits[0]["item_id"] == "7"
