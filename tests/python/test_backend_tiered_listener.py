@@ -259,3 +259,22 @@ async def test_this_workers_responses_stay_in_l1_briefly_until_it_listens(
     finally:
         await listening.close()
         await alone.close()
+
+
+async def test_every_read_while_not_subscribed_is_withheld_from_l1_and_counted(
+    redis_url: str,
+) -> None:
+    client = aioredis.Redis.from_url(redis_url)
+    client.pubsub = lambda **kwargs: _StubbornPubSub(client.connection_pool, **kwargs)  # type: ignore[method-assign]
+    backend = TieredBackend(RedisBackend(client), channel="fcr:test-never")
+    writer = RedisBackend.from_url(redis_url)
+    try:
+        for key in ("GET /one", "GET /two"):
+            assert await writer.set(key, _ENTRY, ttl=60)
+            assert await backend.get(key) is not None  # answered from Redis ...
+            assert backend.l1.get_nowait(key) is None  # ... never kept: not subscribed
+        stats = backend.stats()
+        assert (stats["l1_fills"], stats["l1_fills_withheld"]) == (0, 2)
+    finally:
+        await writer.close()
+        await backend.close()
