@@ -333,3 +333,36 @@ async def test_an_open_breaker_defers_invalidations_and_says_why(
         assert str(warning.exc_info[1]) == "the shared tier's circuit breaker is open"
     finally:
         await backend.close()
+
+
+async def test_closing_sends_every_pending_invalidation_not_settled_meanwhile(
+    worker: tuple[TieredBackend, RedisBackend, Outage], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="fastapi_caching_route")
+    backend, _, outage = worker
+    outage.on = True
+    for key in ("GET /a", "GET /b", "GET /c"):
+        await backend.delete(key)
+    outage.on = False
+    assert backend.stats()["invalidations_pending"] == 3
+    # close() sends what is pending; while it sends /a, /b is invalidated again
+    # and settled by that call: close() skips it and still sends /c.
+    client: Any = backend.l2.client
+    real_publish = client.publish
+    first = asyncio.Event()
+    go_on = asyncio.Event()
+
+    async def publish(*args: Any) -> Any:
+        if not first.is_set():
+            first.set()
+            await go_on.wait()
+        return await real_publish(*args)
+
+    client.publish = publish
+    closing = asyncio.ensure_future(backend.close())
+    await asyncio.wait_for(first.wait(), DEADLINE)
+    await backend.delete("GET /b")
+    go_on.set()
+    await closing
+    assert backend.stats()["invalidations_pending"] == 0
+    assert [r for r in caplog.records if "before closing" in r.getMessage()] == []
