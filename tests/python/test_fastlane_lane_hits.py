@@ -254,3 +254,29 @@ async def test_each_lane_hit_gets_path_parameters_of_its_own() -> None:
     lane_hits = seen[2:]  # the second request was routed and taught the lane
     assert all(params == lane_hits[0] for params in lane_hits), lane_hits
     assert lane_hits[0]["item_id"] == "7"
+
+
+async def test_every_cached_route_teaches_the_one_lane() -> None:
+    # The first route installs the lane; the others find it in place and teach it too.
+    cache = FastAPICache()
+    router = caching_router()
+
+    @cache()
+    @router.get("/x")
+    def x() -> str:
+        return "x"
+
+    @cache()
+    @router.get("/y")
+    def y() -> str:
+        return "y"
+
+    app = make_app(router)
+    asked = _routing_spy(app)
+    async with open_client(app) as client:
+        for path in ("/x", "/x", "/y", "/y"):
+            await client.get(path)
+        asked.clear()
+        answers = [(await client.get(path)).text for path in ("/x", "/y", "/x", "/y")]
+    assert answers == ['"x"', '"y"', '"x"', '"y"']
+    assert asked == []  # all answered by the lane
