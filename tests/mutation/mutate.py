@@ -314,6 +314,13 @@ def _python_mutants(max_children: int, fresh: bool) -> PythonReport:
         shutil.rmtree(PYWORK)
     _sync(TREE / "src", PYWORK / "src")  # the module itself, not the link to it
     _sync(TREE / "tests" / "python", PYWORK / "tests" / "python")
+    _sync(TREE / "examples", PYWORK / "examples")  # test_gateway.py loads examples/gateway.py
+    if reuse:
+        # mutmut copies src/ into mutants/ once and later rewrites only the .py
+        # files: the compiled _core module, its stub and the metadata must follow.
+        for other in (PYWORK / "src").rglob("*"):
+            if other.is_file() and other.suffix != ".py":
+                _sync_file(other, PYWORK / "mutants" / other.relative_to(PYWORK))
     _sync_file(TREE / "pyproject.toml", PYWORK / "pyproject.toml")
     _sync_file(HERE / "mutmut.cfg", PYWORK / "setup.cfg")
     log = WORK / "mutmut.log"

@@ -202,5 +202,14 @@ async def test_tiered_delegates_the_lock_to_its_shared_tier(redis_url: str) -> N
     await handle.release()
     assert await second.wait_released("GET /t", None, DEADLINE)
     assert first.stats()["l2"]["lock_acquired"] == 1
+    # Each namespace has its own lock of a key.
+    held = await first.acquire("GET /t")
+    assert held is not None
+    assert await second.wait_released("GET /t", "n", DEADLINE)  # free in "n"
+    in_n = await second.acquire("GET /t", "n")
+    assert in_n is not None
+    assert await first.acquire("GET /t", "n") is None
+    await in_n.release()
+    await held.release()
     await first.close()
     await second.close()

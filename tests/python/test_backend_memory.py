@@ -2,6 +2,8 @@
 shard count; what does not is refused, counted and logged once."""
 
 import logging
+import re
+import time
 
 import pytest
 from conftest import Calls, caching_router, make_app, open_client
@@ -85,6 +87,25 @@ def test_each_backend_logs_its_first_refusal(caplog: pytest.LogCaptureFixture) -
     assert len(_refusals(caplog)) == 2
 
 
+def test_the_refusal_warning_says_what_was_refused_and_what_to_do(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    value = StoredResponse(200, ((b"content-type", b"text/plain"),), b"y" * 2048, "text/plain")
+    key = "GET /" + "k" * 5000
+    with caplog.at_level(logging.WARNING, logger="fastapi_caching_route"):
+        assert not MemoryBackend(max_bytes=1024).set_nowait(key, value)
+    (record,) = _refusals(caplog)
+    match = re.fullmatch(
+        r"MemoryBackend\(max_bytes=1024\) did not store a response of 2048 bytes \(an entry of "
+        r"at least (\d+) bytes with its headers, key and bookkeeping\): an entry larger than "
+        r"max_bytes is never stored\. Raise max_bytes to cache it; further refusals are "
+        r'counted in stats\(\)\["rejections"\] and not logged\.',
+        record.getMessage(),
+    )
+    assert match is not None, record.getMessage()
+    assert int(match[1]) >= len(value.body) + len(key)  # the key counts too
+
+
 def test_a_refused_value_still_supersedes_the_stored_one() -> None:
     backend = MemoryBackend(max_bytes=64 * 1024)
     small = StoredResponse(200, (), b"old", None)
@@ -93,3 +114,50 @@ def test_a_refused_value_still_supersedes_the_stored_one() -> None:
     assert not backend.set_nowait("k", StoredResponse(200, (), b"z" * 65536, None))
     assert backend.get_nowait("k") is None
     assert backend.stats()["entries"] == 0
+
+
+async def test_variants_are_read_back_by_the_request_headers_in_their_namespace() -> None:
+    backend = MemoryBackend()
+    for language in ("en", "de"):
+        variant = StoredResponse(
+            200,
+            ((b"content-type", b"text/plain"), (b"etag", f'"{language}"'.encode())),
+            language.encode(),
+            "text/plain",
+            stored_at=time.time(),
+            lifetime=60,
+            vary=("accept-language",),
+            secondary=f"accept-language={language}",
+        )
+        assert backend.set_nowait("GET /v", variant, namespace="n", ttl=60)
+    for language in ("de", "en"):
+        asked = [(b"accept-language", language.encode())]
+        for found in (
+            backend.get_nowait("GET /v", "n", headers=asked),
+            backend.peek_nowait("GET /v", "n", headers=asked),
+            await backend.get("GET /v", "n", headers=asked),
+        ):
+            assert found is not None
+            assert (found.body, found.media_type) == (language.encode(), "text/plain")
+            assert found.raw_headers == (
+                (b"content-type", b"text/plain"),
+                (b"etag", f'"{language}"'.encode()),
+            )
+    assert backend.get_nowait("GET /v", headers=[(b"accept-language", b"de")]) is None
+
+
+def test_get_counts_hits_and_misses_and_peek_counts_nothing() -> None:
+    backend = MemoryBackend()
+    value = StoredResponse(200, (), b"x", None, stored_at=time.time(), lifetime=60)
+    assert backend.set_nowait("GET /c", value, ttl=60)
+
+    def counted() -> tuple[int, int]:
+        stats = backend.stats()
+        return stats["hits"], stats["misses"]
+
+    assert backend.peek_nowait("GET /c") is not None
+    assert backend.peek_nowait("GET /other") is None
+    assert counted() == (0, 0)
+    assert backend.get_nowait("GET /c") is not None
+    assert backend.get_nowait("GET /other") is None
+    assert counted() == (1, 1)

@@ -118,6 +118,7 @@ def test_tiered_defaults_and_namespace() -> None:
     l2 = RedisBackend(aioredis.Redis(), namespace="root")
     backend = TieredBackend(l2)
     assert backend.l1_ttl == 60.0
+    assert backend.channel == "fcr:invalidations"  # workers of every version share it
     assert backend.l1.stats()["max_bytes"] == 64 * 1024 * 1024
     assert backend.namespace == backend.l1.namespace == "root"
     own = MemoryBackend(max_bytes=1024 * 1024)

@@ -240,19 +240,92 @@ async def test_an_invalidation_during_a_redis_read_is_not_undone_by_its_l1_fill(
     assert await reader.get("GET /r") is None
 
 
+@pytest.mark.parametrize("namespace", [None, "n"])
 async def test_a_redis_read_does_not_overwrite_a_newer_store_in_l1(
+    paused_reader: tuple[TieredBackend, _PausedRedis, TieredBackend], namespace: str | None
+) -> None:
+    reader, paused, writer = paused_reader
+    assert await writer.set("GET /w", ENTRY, namespace=namespace, ttl=60)
+    paused.pausing = True
+    read = asyncio.ensure_future(reader.get("GET /w", namespace))
+    await asyncio.wait_for(paused.answered.wait(), DEADLINE)
+    assert await reader.set("GET /w", NEWER, namespace=namespace, ttl=60)
+    paused.release.set()
+    await read
+    kept = reader.l1.get_nowait("GET /w", namespace)
+    assert kept is not None and kept.body == b"newer"
+
+
+async def test_a_subscription_lost_during_a_redis_read_keeps_its_answer_out_of_l1(
     paused_reader: tuple[TieredBackend, _PausedRedis, TieredBackend],
 ) -> None:
     reader, paused, writer = paused_reader
-    assert await writer.set("GET /w", ENTRY, ttl=60)
+    assert await writer.set("GET /lost", ENTRY, ttl=60)
     paused.pausing = True
-    read = asyncio.ensure_future(reader.get("GET /w"))
+    read = asyncio.ensure_future(reader.get("GET /lost"))
     await asyncio.wait_for(paused.answered.wait(), DEADLINE)
-    assert await reader.set("GET /w", NEWER, ttl=60)
+
+    async def unanswered(pubsub: Any) -> None:
+        return None  # the ping never reaches Redis: the subscription goes silent
+
+    reader._reconnect_delay = 60.0  # not subscribed again during the test
+    reader._heartbeat = 0.05
+    reader._ping = unanswered  # type: ignore[method-assign]
+    assert await _eventually(lambda: reader.stats()["listener_losses"] == 1)
     paused.release.set()
-    await read
-    kept = reader.l1.get_nowait("GET /w")
-    assert kept is not None and kept.body == b"newer"
+    found = await read
+    assert found is not None and found.body == b"shared"  # it answers its request ...
+    assert reader.l1.get_nowait("GET /lost") is None  # ... but a message may have been missed
+    assert reader.stats()["l1_fills_withheld"] == 1
+
+
+class _GatedRedis(RedisBackend):
+    """A RedisBackend whose reads each wait, once Redis answered, for their own gate."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(aioredis.Redis.from_url(url))
+        self.gates: list[asyncio.Event] = []
+
+    async def get(
+        self, key: str, namespace: str | None = None, *, headers: Any = None
+    ) -> StoredResponse | None:
+        found = await super().get(key, namespace, headers=headers)
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        await gate.wait()
+        return found
+
+
+async def test_an_invalidation_reaches_a_read_still_in_flight_after_another_ended(
+    redis_url: str,
+) -> None:
+    gated = _GatedRedis(redis_url)
+    reader = TieredBackend(gated)
+    writer = RedisBackend.from_url(redis_url)
+    try:
+        await writer.set("warm-up", ENTRY, ttl=60)
+        warm_up = asyncio.ensure_future(reader.get("warm-up"))  # starts the listener
+        assert await _eventually(lambda: len(gated.gates) == 1)
+        gated.gates[0].set()
+        await warm_up
+        await _until_listening(reader)
+        assert await writer.set("GET /two", ENTRY, ttl=60)
+        first = asyncio.ensure_future(reader.get("GET /two"))
+        second = asyncio.ensure_future(reader.get("GET /two"))
+        assert await _eventually(lambda: len(gated.gates) == 3)  # both answered by Redis
+        gated.gates[1].set()
+        assert (await first) is not None
+        assert await reader.delete("GET /two") == 1  # the first read's fill
+        gated.gates[2].set()
+        found = await second
+        assert found is not None and found.body == b"shared"
+        assert reader.l1.get_nowait("GET /two") is None  # the second read began before
+        assert reader._reads == {}  # nothing left of the reads once they ended
+    finally:
+        for gate in gated.gates:
+            gate.set()
+        await writer.close()
+        await reader.close()
 
 
 async def test_no_fill_before_the_listener_has_subscribed(redis_url: str) -> None:

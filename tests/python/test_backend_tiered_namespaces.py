@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from conftest import Calls, caching_router, make_app, open_client
+from fastapi.responses import PlainTextResponse
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from fastapi_caching_route import (
     FastAPICache,
@@ -131,3 +134,59 @@ async def test_invalidate_cached_of_a_route_namespace_reaches_every_worker(
     finally:
         for backend in backends:
             await backend.close()
+
+
+def _route_in(cache: FastAPICache, namespace: str | None, body: str) -> Any:
+    router = caching_router()
+
+    @cache(namespace=namespace)
+    @router.get("/same")
+    def same() -> PlainTextResponse:
+        return PlainTextResponse(body)
+
+    return make_app(router)
+
+
+async def test_the_l1_hit_path_looks_in_the_routes_namespace(redis_url: str) -> None:
+    # Two routes with the same key in different namespaces: each answers its own.
+    backend = TieredBackend(RedisBackend.from_url(redis_url), channel=CHANNEL)
+    cache = FastAPICache(backend)
+    root, named = _route_in(cache, None, "root"), _route_in(cache, "n", "named")
+    try:
+        async with open_client(root) as one, open_client(named) as two:
+            answers = []
+            for client in (one, one, two, two):
+                response = await client.get("/same")
+                answers.append((response.text, response.headers["x-cache"]))
+        assert answers == [("root", "MISS"), ("root", "HIT"), ("named", "MISS"), ("named", "HIT")]
+    finally:
+        await backend.close()
+
+
+async def test_the_root_namespace_named_or_not_is_one_namespace(redis_url: str) -> None:
+    # A delete in the root namespace called by its name holds back reads of the
+    # key made without a name while Redis has not taken the delete.
+    backend = TieredBackend(RedisBackend.from_url(redis_url, namespace="app"), channel=CHANNEL)
+    writer = RedisBackend.from_url(redis_url, namespace="app")
+    client: Any = backend.l2.client
+    real_evalsha = client.evalsha
+
+    async def evalsha(*args: Any, **kwargs: Any) -> Any:
+        raise RedisConnectionError("Redis is down")
+
+    try:
+        await backend.get("warm-up")  # starts the listener: L1 fills once subscribed
+        await _subscribed(redis_url, backend)
+        assert await writer.set("GET /k", ENTRY, ttl=60)
+        found = await backend.get("GET /k")
+        assert found is not None and found.body == b"tiered"
+        client.evalsha = evalsha  # the Redis delete (a script) fails
+        assert await backend.delete("GET /k", namespace="app") == 1  # this worker's L1 copy
+        client.evalsha = real_evalsha
+        assert backend.stats()["invalidations_pending"] == 1
+        assert await writer.get("GET /k") is not None  # Redis still has it ...
+        assert await backend.get("GET /k") is None  # ... but this worker does not read it
+        assert await backend.get("GET /k", namespace="app") is None
+    finally:
+        await writer.close()
+        await backend.close()

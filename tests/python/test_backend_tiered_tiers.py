@@ -45,12 +45,15 @@ async def test_an_l1_fill_lives_no_longer_than_the_entry_has_left(redis_url: str
         # 0.5 s of lifetime, 0.3 s of it gone: L1 may keep it 0.2 s, not l1_ttl.
         await writer.set("GET /short", _entry(lifetime=0.5, age=0.3))
         await writer.set("GET /long", _entry(lifetime=0.0))  # no lifetime: l1_ttl
+        await writer.set("GET /fresh", _entry(lifetime=60, age=1))  # 59 s left
         assert await backend.get("GET /short") is not None
         assert await backend.get("GET /long") is not None
-        assert backend.stats()["l1_fills"] == 2
+        assert await backend.get("GET /fresh") is not None
+        assert backend.stats()["l1_fills"] == 3
         await asyncio.sleep(0.4)
         assert backend.l1.get_nowait("GET /short") is None
         assert backend.l1.get_nowait("GET /long") is not None
+        assert backend.l1.get_nowait("GET /fresh") is not None
     finally:
         await writer.close()
         await backend.close()
@@ -115,5 +118,33 @@ async def test_failures_of_both_tiers_are_reported_and_counted() -> None:
         assert await backend.set("GET /x", _entry()) is False  # neither tier kept it
         assert await backend.set("GET /y", _entry()) is False
         assert backend.stats()["l2_store_errors"] == 2
+    finally:
+        await backend.close()
+
+
+async def test_l1_lookups_pick_the_variant_of_the_request(redis_url: str) -> None:
+    backend = TieredBackend(RedisBackend.from_url(redis_url))
+    try:
+        await _listening(backend)  # subscribing drops L1: not in the middle of the test
+        for language in ("en", "de"):
+            variant = StoredResponse(
+                200,
+                ((b"content-type", b"text/plain"),),
+                language.encode(),
+                "text/plain",
+                stored_at=time.time(),
+                lifetime=60,
+                vary=("accept-language",),
+                secondary=f"accept-language={language}",
+            )
+            assert await backend.set("GET /v", variant, ttl=60)
+        for language in ("de", "en"):
+            found = backend.get_nowait("GET /v", headers=[(b"accept-language", language.encode())])
+            assert found is not None and found.body == language.encode()
+        assert backend.get_nowait("GET /v", headers=[(b"accept-language", b"fr")]) is None
+        # get() answers from L1 too: a variant only there (not in Redis) is found.
+        await backend.l2.delete("GET /v")
+        found = await backend.get("GET /v", headers=[(b"accept-language", b"de")])
+        assert found is not None and found.body == b"de"
     finally:
         await backend.close()

@@ -3,6 +3,7 @@
 import pytest
 
 from fastapi_caching_route import CachedResponse, StoredResponse
+from fastapi_caching_route._entry import without_age
 
 HEADERS = (
     (b"content-type", b"text/plain"),
@@ -75,3 +76,13 @@ def test_from_cached_response_accepts_str_headers_and_lowercases_names() -> None
 def test_from_cached_response_rejects_malformed_values(broken: dict) -> None:
     with pytest.raises(TypeError):
         StoredResponse.from_cached_response(broken)  # type: ignore[arg-type]
+
+
+def test_stored_fields_never_keep_an_age() -> None:
+    assert without_age(((b"age", b"5"),)) == ()
+    assert without_age(((b"x-a", b"1"), (b"age", b"5"), (b"x-b", b"2"))) == (
+        (b"x-a", b"1"),
+        (b"x-b", b"2"),
+    )
+    fields = ((b"x-a", b"1"),)
+    assert without_age(fields) is fields  # nothing to drop: the same tuple

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 from conftest import Calls, caching_router, make_app, open_client
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, WebSocket
+from fastapi.testclient import TestClient
 from starlette.middleware.base import BaseHTTPMiddleware
 
 from fastapi_caching_route import FastAPICache
@@ -232,3 +233,24 @@ async def test_lane_dependency_validation_errors_go_to_the_route() -> None:
         missing = await client.get("/token")
     assert missing.status_code == 422
     assert "x-cache" not in missing.headers
+
+
+def test_websockets_pass_the_lane_untouched() -> None:
+    # Only HTTP requests are looked up; a websocket goes on to routing as it came.
+    calls = Calls()
+    app = _app(FastAPICache(), calls)
+
+    @app.websocket("/ws/{name}")
+    async def echo(websocket: WebSocket, name: str) -> None:
+        await websocket.accept()
+        await websocket.send_text(f"{name}:{await websocket.receive_text()}")
+        await websocket.close()
+
+    with TestClient(app) as client:
+        for _ in range(3):  # installs and teaches the lane
+            assert client.get("/items?q=a").status_code == 200
+        assert isinstance(app.router.middleware_stack, FastLane)
+        with client.websocket_connect("/ws/lane") as websocket:
+            websocket.send_text("hello")
+            assert websocket.receive_text() == "lane:hello"
+    assert calls.count == 1

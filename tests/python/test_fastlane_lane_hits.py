@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from conftest import Calls, MakeCache, caching_router, make_app, open_client
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.types import Scope
 
 from fastapi_caching_route import FastAPICache, RedisBackend, TieredBackend
@@ -294,3 +294,125 @@ async def test_a_tiered_store_with_an_empty_l1_answers_from_redis_on_the_lane(
     assert (from_redis.text, from_redis.headers["x-cache"]) == ('"b"', "HIT")
     assert asked == ["/items", "/items"]
     assert calls.count == 2
+
+
+def _routing_spy(app: Any) -> list[str]:
+    """The paths routing was asked about (see test_learned_hits_are_answered_without_routing)."""
+    first = app.router.routes[0]
+    asked: list[str] = []
+    matches = first.matches
+
+    def spy(scope: Scope) -> Any:
+        asked.append(scope["path"])
+        return matches(scope)
+
+    first.matches = spy
+    return asked
+
+
+async def test_the_lane_keeps_every_path_it_learned_and_relearns_after_new_routes() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+
+    @cache()
+    @router.get("/{name}")
+    def named(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    app = make_app(router)
+    asked = _routing_spy(app)
+    async with open_client(app) as client:
+        for path in ("/a", "/a", "/b"):
+            await client.get(path)
+        # The lane was installed during the first request; from then on each
+        # routed request teaches it its path.
+        assert asked == ["/a", "/a", "/b"]
+        for path in ("/a", "/b", "/a"):  # both learned: no routing
+            assert (await client.get(path)).headers["x-cache"] == "HIT"
+        assert asked == ["/a", "/a", "/b"]
+        # A route added at the end leaves what routing chooses for /a unchanged;
+        # the lane forgets what it learned, relearns /a, and answers it again.
+        extra = APIRouter()
+
+        @extra.get("/other/thing")
+        def other() -> str:
+            return "other"
+
+        app.router.routes.append(extra.routes[0])
+        asked.clear()
+        answers = [await client.get("/a") for _ in range(3)]
+    assert [a.json() for a in answers] == [{"name": "a"}] * 3
+    assert asked == ["/a"]  # routed once to relearn it, then answered by the lane
+
+
+async def test_lane_hits_with_early_dependencies_skip_routing() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+    seen: list[str] = []
+
+    def guard(request: Request) -> None:
+        seen.append(request.url.path)
+
+    @cache(dependencies=[Depends(guard)])
+    @router.get("/guarded")
+    def guarded() -> str:
+        return "ok"
+
+    app = make_app(router)
+    asked = _routing_spy(app)
+    async with open_client(app) as client:
+        statuses = [(await client.get("/guarded")).headers["x-cache"] for _ in range(4)]
+    assert statuses == ["MISS", "HIT", "HIT", "HIT"]
+    assert asked == ["/guarded", "/guarded"]  # the lane answered the last two
+    assert seen == ["/guarded"] * 4
+
+
+async def test_each_lane_hit_gets_path_parameters_of_its_own() -> None:
+    # A dependency that writes into request.path_params on one lane hit must not
+    # change what the lane hands the next one.
+    cache = FastAPICache()
+    router = caching_router()
+    seen: list[dict[str, Any]] = []
+
+    def scribble(request: Request) -> None:
+        seen.append(dict(request.path_params))
+        request.path_params[f"scribbled-{len(seen)}"] = "yes"
+
+    @cache(dependencies=[Depends(scribble)])
+    @router.get("/items/{item_id}")
+    def item(item_id: int) -> dict[str, int]:
+        return {"item": item_id}
+
+    app = make_app(router)
+    async with open_client(app) as client:
+        statuses = [(await client.get("/items/7")).headers["x-cache"] for _ in range(5)]
+    assert statuses == ["MISS", "HIT", "HIT", "HIT", "HIT"]
+    lane_hits = seen[2:]  # the second request was routed and taught the lane
+    assert all(params == lane_hits[0] for params in lane_hits), lane_hits
+    assert lane_hits[0]["item_id"] == "7"
+
+
+async def test_every_cached_route_teaches_the_one_lane() -> None:
+    # The first route installs the lane; the others find it in place and teach it too.
+    cache = FastAPICache()
+    router = caching_router()
+
+    @cache()
+    @router.get("/x")
+    def x() -> str:
+        return "x"
+
+    @cache()
+    @router.get("/y")
+    def y() -> str:
+        return "y"
+
+    app = make_app(router)
+    asked = _routing_spy(app)
+    async with open_client(app) as client:
+        for path in ("/x", "/x", "/y", "/y"):
+            await client.get(path)
+        asked.clear()
+        answers = [(await client.get(path)).text for path in ("/x", "/y", "/x", "/y")]
+    assert answers == ['"x"', '"y"', '"x"', '"y"']
+    assert asked == []  # all answered by the lane

@@ -9,6 +9,13 @@ from conftest import MakeCache, caching_router
 
 from fastapi_caching_route import MemoryBackend
 
+
+def _case_ids(cases: list[tuple[str, type[Exception], dict[str, Any]]]) -> list[str]:
+    # The same on every run, unlike a repr that shows a function's address:
+    # mutmut lists the tests once and runs them later by their ids.
+    return [f"{name}-{number}" for number, (name, _, _) in enumerate(cases)]
+
+
 # (parameter named in the message, exception, decorator keyword arguments)
 DECORATOR_CASES: list[tuple[str, type[Exception], dict[str, Any]]] = [
     ("ttl", ValueError, {"ttl": 0}),
@@ -40,7 +47,7 @@ DECORATOR_CASES: list[tuple[str, type[Exception], dict[str, Any]]] = [
 
 
 @pytest.mark.parametrize(
-    ("name", "error", "kwargs"), DECORATOR_CASES, ids=[repr(c[2]) for c in DECORATOR_CASES]
+    ("name", "error", "kwargs"), DECORATOR_CASES, ids=_case_ids(DECORATOR_CASES)
 )
 def test_decorator_misconfiguration_raises_at_creation(
     make_cache: MakeCache, name: str, error: type[Exception], kwargs: dict[str, Any]
@@ -69,9 +76,7 @@ CACHE_CASES: list[tuple[str, type[Exception], dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "error", "kwargs"), CACHE_CASES, ids=[repr(c[2]) for c in CACHE_CASES]
-)
+@pytest.mark.parametrize(("name", "error", "kwargs"), CACHE_CASES, ids=_case_ids(CACHE_CASES))
 def test_cache_misconfiguration_raises_at_creation(
     make_cache: MakeCache, name: str, error: type[Exception], kwargs: dict[str, Any]
 ) -> None:

@@ -15,9 +15,10 @@ from typing import Any
 
 import pytest
 import uvicorn
-from conftest import caching_router, make_app
+from conftest import caching_router, make_app, open_client
 from fastapi import Request
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from fastapi_caching_route import FastAPICache
 
@@ -280,3 +281,51 @@ async def test_a_stream_that_ends_early_because_its_client_left_is_not_stored() 
     assert cut_body == b"".join(CHUNKS[:2])
     assert (full_body, full_headers[b"x-cache"]) == (b"".join(CHUNKS), b"MISS")
     assert (again_body, again_headers[b"x-cache"]) == (b"".join(CHUNKS), b"HIT")
+
+
+@pytest.mark.anyio
+async def test_the_endpoints_own_background_task_runs_after_a_stored_stream() -> None:
+    ran: list[str] = []
+    cache = FastAPICache()
+    router = caching_router()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for part in (b"a", b"b"):
+            yield part
+
+    @cache(ttl=60)
+    @router.get("/with-task")
+    def endpoint() -> StreamingResponse:
+        return StreamingResponse(
+            chunks(), media_type="text/plain", background=BackgroundTask(ran.append, "task")
+        )
+
+    async with open_client(make_app(router)) as client:
+        first = await client.get("/with-task")
+        second = await client.get("/with-task")
+    assert (first.text, first.headers["x-cache"]) == ("ab", "MISS")
+    assert (second.text, second.headers["x-cache"]) == ("ab", "HIT")
+    assert ran == ["task"]  # after the stored copy, once: the hit runs no endpoint
+
+
+@pytest.mark.anyio
+async def test_a_stream_of_memoryviews_and_text_is_stored_as_sent() -> None:
+    cache = FastAPICache()
+    router = caching_router()
+
+    async def chunks() -> AsyncIterator[Any]:
+        yield memoryview(b"view,")
+        yield "text,"
+        yield b"bytes"
+
+    @cache(ttl=60)
+    @router.get("/mixed")
+    def endpoint() -> StreamingResponse:
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    async with open_client(make_app(router)) as client:
+        answers = [await client.get("/mixed") for _ in range(2)]
+    assert [(r.text, r.headers["x-cache"]) for r in answers] == [
+        ("view,text,bytes", "MISS"),
+        ("view,text,bytes", "HIT"),
+    ]
