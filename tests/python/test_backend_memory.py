@@ -161,3 +161,21 @@ def test_get_counts_hits_and_misses_and_peek_counts_nothing() -> None:
     assert backend.get_nowait("GET /c") is not None
     assert backend.get_nowait("GET /other") is None
     assert counted() == (1, 1)
+
+
+def test_an_entry_is_charged_for_its_body_validator_and_fields() -> None:
+    # stats()["bytes"] grows by the bytes each part adds (one response per key).
+    def charged(
+        fields: tuple[tuple[bytes, bytes], ...], body: bytes = b"body", tags: tuple[str, ...] = ()
+    ) -> int:
+        backend = MemoryBackend()
+        value = StoredResponse(200, fields, body, "text/plain", tags=tags)
+        assert backend.set_nowait("GET /c", value, ttl=60)
+        return int(backend.stats()["bytes"])
+
+    bare = charged(())
+    assert charged((), b"body" + b"b" * 100) - bare == 100
+    assert charged(((b"etag", b'"' + b"e" * 98 + b'"'),)) - bare == 100
+    assert charged(((b"x-field", b"v" * 100),)) - bare == len(b"x-field") + 100
+    # A longer tag costs at least its extra bytes (its index entry may cost more).
+    assert charged((), tags=("t" * 100,)) - charged((), tags=("t" * 50,)) >= 50
