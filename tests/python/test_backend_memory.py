@@ -1,6 +1,7 @@
 """MemoryBackend's size limit: what fits max_bytes is stored, whatever the
 shard count; what does not is refused, counted and logged once."""
 
+import asyncio
 import logging
 import re
 import time
@@ -179,3 +180,25 @@ def test_an_entry_is_charged_for_its_body_validator_and_fields() -> None:
     assert charged(((b"x-field", b"v" * 100),)) - bare == len(b"x-field") + 100
     # A longer tag costs at least its extra bytes (its index entry may cost more).
     assert charged((), tags=("t" * 100,)) - charged((), tags=("t" * 50,)) >= 50
+
+
+async def test_without_a_ttl_an_entry_stays_past_a_second() -> None:
+    # ttl=None: kept until evicted or replaced, for a plain response and a Vary one.
+    backend = MemoryBackend()
+    plain = StoredResponse(200, (), b"plain", None, stored_at=time.time(), lifetime=60)
+    variant = StoredResponse(
+        200,
+        (),
+        b"variant",
+        None,
+        stored_at=time.time(),
+        lifetime=60,
+        vary=("accept-language",),
+        secondary="accept-language=en",
+    )
+    asked = [(b"accept-language", b"en")]
+    assert backend.set_nowait("GET /plain", plain)
+    assert backend.set_nowait("GET /variant", variant)
+    await asyncio.sleep(1.2)
+    assert backend.get_nowait("GET /plain") is not None
+    assert backend.get_nowait("GET /variant", headers=asked) is not None
