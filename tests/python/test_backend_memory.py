@@ -202,3 +202,20 @@ async def test_without_a_ttl_an_entry_stays_past_a_second() -> None:
     await asyncio.sleep(1.2)
     assert backend.get_nowait("GET /plain") is not None
     assert backend.get_nowait("GET /variant", headers=asked) is not None
+
+
+def test_the_policy_reaches_the_store() -> None:
+    # One access pattern over three entries: the policies keep different keys.
+    value = StoredResponse(200, (), b"x", None, stored_at=time.time(), lifetime=60)
+    steps = ["+d", "+f", "f", "+b", "d", "a", "+c", "+e"]
+
+    def kept(policy: str) -> tuple[str, ...]:
+        backend = MemoryBackend(policy=policy, max_entries=3, shards=1)
+        for step in steps:
+            if step.startswith("+"):
+                backend.set_nowait(step[1:], value, ttl=60)
+            else:
+                backend.get_nowait(step)
+        return tuple(k for k in "abcdef" if backend.peek_nowait(k) is not None)
+
+    assert len({kept(policy) for policy in ("s3fifo", "lru", "sieve")}) == 3
