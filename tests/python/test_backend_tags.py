@@ -221,9 +221,9 @@ async def test_expired_entries_are_not_counted(backend: CacheBackend) -> None:
 
 
 async def test_tags_must_be_a_sequence_of_str(backend: CacheBackend) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^tags must be a sequence of str, not a single str$"):
         await backend.invalidate_tags("items")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^tags must be str, not bytes$"):
         await backend.invalidate_tags([b"items"])  # type: ignore[list-item]
 
 
