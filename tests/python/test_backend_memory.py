@@ -219,3 +219,11 @@ def test_the_policy_reaches_the_store() -> None:
         return tuple(k for k in "abcdef" if backend.peek_nowait(k) is not None)
 
     assert len({kept(policy) for policy in ("s3fifo", "lru", "sieve")}) == 3
+
+
+def test_invalidate_tags_nowait_is_hard_unless_asked_soft() -> None:
+    backend = MemoryBackend()
+    tagged = StoredResponse(200, (), b"x", None, stored_at=time.time(), lifetime=60, tags=("t",))
+    assert backend.set_nowait("GET /t", tagged, ttl=60)
+    assert backend.invalidate_tags_nowait(["t"]) == 1
+    assert backend.get_nowait("GET /t") is None  # removed, not kept stale
