@@ -227,3 +227,31 @@ def test_invalidate_tags_nowait_is_hard_unless_asked_soft() -> None:
     assert backend.set_nowait("GET /t", tagged, ttl=60)
     assert backend.invalidate_tags_nowait(["t"]) == 1
     assert backend.get_nowait("GET /t") is None  # removed, not kept stale
+
+
+def test_freshness_fields_come_back_from_the_store() -> None:
+    backend = MemoryBackend()
+    now = time.time()
+    stored = StoredResponse(
+        200,
+        (),
+        b"x",
+        None,
+        stored_at=now,
+        lifetime=60,
+        initial_age=3.0,
+        must_revalidate=True,
+        heuristic=True,
+        stale_while_revalidate=5.0,
+        stale_if_error=7.0,
+    )
+    assert backend.set_nowait("GET /f", stored, ttl=60)
+    found = backend.get_nowait("GET /f")
+    assert found is not None
+    assert (found.must_revalidate, found.heuristic, found.secondary, found.vary) == (
+        True,
+        True,
+        "",
+        (),
+    )
+    assert (found.stale_while_revalidate, found.stale_if_error) == (5.0, 7.0)
