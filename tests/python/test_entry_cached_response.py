@@ -77,3 +77,11 @@ def test_a_malformed_value_raises_what_is_wrong(change: dict[str, Any], message:
     with pytest.raises(TypeError) as raised:
         StoredResponse.from_cached_response(value)  # type: ignore[arg-type]
     assert str(raised.value) == message
+
+
+def test_an_entry_without_a_lifetime_is_unbounded_unless_told() -> None:
+    def unbounded(lifetime: float, told: bool | None = None) -> bool:
+        return StoredResponse(200, (), b"", None, lifetime=lifetime, unbounded=told).unbounded
+
+    assert (unbounded(0.0), unbounded(0.5), unbounded(60.0)) == (True, False, False)
+    assert (unbounded(0.0, False), unbounded(60.0, True)) == (False, True)
