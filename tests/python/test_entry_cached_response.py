@@ -29,6 +29,9 @@ def test_the_four_keys_of_0_6_0_read_with_our_defaults() -> None:
 
 def test_a_stored_response_made_without_times_was_stored_at_zero() -> None:
     entry = StoredResponse(200, (), b"", None)
+    assert (entry.vary, entry.secondary, entry.tags, entry.revalidate) == ((), "", (), False)
+    assert (entry.must_revalidate, entry.heuristic) == (False, False)
+    assert (entry.stale_while_revalidate, entry.stale_if_error) == (0.0, 0.0)
     assert (entry.stored_at, entry.last_modified, entry.lifetime, entry.initial_age) == (
         0.0,
         -1,
