@@ -10,13 +10,15 @@ import asyncio
 import gc
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from fastapi_caching_route import RedisBackend, TieredBackend
+from fastapi_caching_route import CircuitBreaker, RedisBackend, TieredBackend
 from fastapi_caching_route.backends import LockHandle
 
 pytestmark = pytest.mark.anyio
@@ -213,3 +215,76 @@ async def test_tiered_delegates_the_lock_to_its_shared_tier(redis_url: str) -> N
     await held.release()
     await first.close()
     await second.close()
+
+
+def _unreachable(**options: Any) -> RedisBackend:
+    down = aioredis.Redis(
+        host="127.0.0.1",
+        port=1,
+        socket_connect_timeout=0.2,
+        socket_timeout=0.2,
+        retry=Retry(NoBackoff(), 0),
+    )
+    return RedisBackend(down, lock=True, **options)
+
+
+async def test_lock_errors_and_waits_are_counted_one_by_one() -> None:
+    backend = _unreachable(breaker=CircuitBreaker(threshold=2))
+    try:
+        assert await backend.acquire("GET /d") is None  # Redis asked: an error
+        assert not await backend.wait_released("GET /d", None, DEADLINE)  # the breaker opens
+        assert not await backend.wait_released("GET /d", None, DEADLINE)  # open: not asked
+        assert await backend.acquire("GET /d") is None
+        stats = backend.stats()
+        assert (stats["lock_errors"], stats["lock_waits"]) == (4, 2)
+    finally:
+        await backend.close()
+
+
+async def test_waits_time_out_counted_and_a_zero_timeout_looks_once(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    first, second = workers
+    handle = await first.acquire("GET /held")
+    assert handle is not None
+    for _ in range(2):
+        assert not await second.wait_released("GET /held", None, 0.05)
+    assert second.stats()["lock_wait_timeouts"] == 2
+
+    async def release_later() -> None:
+        await asyncio.sleep(0.3)
+        await handle.release()
+
+    releasing = asyncio.ensure_future(release_later())
+    assert not await second.wait_released("GET /held", None, 0)  # held when it looked
+    await releasing
+    # A timeout under a second is still waited for.
+    soon = await first.acquire("GET /soon")
+    assert soon is not None
+    waiting = asyncio.ensure_future(second.wait_released("GET /soon", None, 0.9))
+    await asyncio.sleep(0.05)
+    await soon.release()
+    assert await waiting
+
+
+async def test_a_release_redis_does_not_take_says_so_and_leaves_no_task(
+    workers: tuple[RedisBackend, RedisBackend],
+) -> None:
+    first, _ = workers
+    before = asyncio.all_tasks()
+    handle = await first.acquire("GET /r")
+    assert handle is not None
+    released = await handle.release()
+    assert released is True
+    assert asyncio.all_tasks() - before == set()  # the renewal ended with the release
+    handle = await first.acquire("GET /r")
+    assert handle is not None
+    client: Any = first.client
+
+    async def evalsha(*args: Any, **kwargs: Any) -> Any:
+        raise RedisConnectionError("Redis is down")
+
+    client.evalsha = evalsha
+    errors = first.stats()["lock_errors"]
+    assert await handle.release() is False  # never raises; the lease runs out instead
+    assert first.stats()["lock_errors"] == errors + 1

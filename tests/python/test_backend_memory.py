@@ -1,6 +1,7 @@
 """MemoryBackend's size limit: what fits max_bytes is stored, whatever the
 shard count; what does not is refused, counted and logged once."""
 
+import asyncio
 import logging
 import re
 import time
@@ -161,3 +162,96 @@ def test_get_counts_hits_and_misses_and_peek_counts_nothing() -> None:
     assert backend.get_nowait("GET /c") is not None
     assert backend.get_nowait("GET /other") is None
     assert counted() == (1, 1)
+
+
+def test_an_entry_is_charged_for_its_body_validator_and_fields() -> None:
+    # stats()["bytes"] grows by the bytes each part adds (one response per key).
+    def charged(
+        fields: tuple[tuple[bytes, bytes], ...], body: bytes = b"body", tags: tuple[str, ...] = ()
+    ) -> int:
+        backend = MemoryBackend()
+        value = StoredResponse(200, fields, body, "text/plain", tags=tags)
+        assert backend.set_nowait("GET /c", value, ttl=60)
+        return int(backend.stats()["bytes"])
+
+    bare = charged(())
+    assert charged((), b"body" + b"b" * 100) - bare == 100
+    assert charged(((b"etag", b'"' + b"e" * 98 + b'"'),)) - bare == 100
+    assert charged(((b"x-field", b"v" * 100),)) - bare == len(b"x-field") + 100
+    # A longer tag costs at least its extra bytes (its index entry may cost more).
+    assert charged((), tags=("t" * 100,)) - charged((), tags=("t" * 50,)) >= 50
+
+
+async def test_without_a_ttl_an_entry_stays_past_a_second() -> None:
+    # ttl=None: kept until evicted or replaced, for a plain response and a Vary one.
+    backend = MemoryBackend()
+    plain = StoredResponse(200, (), b"plain", None, stored_at=time.time(), lifetime=60)
+    variant = StoredResponse(
+        200,
+        (),
+        b"variant",
+        None,
+        stored_at=time.time(),
+        lifetime=60,
+        vary=("accept-language",),
+        secondary="accept-language=en",
+    )
+    asked = [(b"accept-language", b"en")]
+    assert backend.set_nowait("GET /plain", plain)
+    assert backend.set_nowait("GET /variant", variant)
+    await asyncio.sleep(1.2)
+    assert backend.get_nowait("GET /plain") is not None
+    assert backend.get_nowait("GET /variant", headers=asked) is not None
+
+
+def test_the_policy_reaches_the_store() -> None:
+    # One access pattern over three entries: the policies keep different keys.
+    value = StoredResponse(200, (), b"x", None, stored_at=time.time(), lifetime=60)
+    steps = ["+d", "+f", "f", "+b", "d", "a", "+c", "+e"]
+
+    def kept(policy: str) -> tuple[str, ...]:
+        backend = MemoryBackend(policy=policy, max_entries=3, shards=1)
+        for step in steps:
+            if step.startswith("+"):
+                backend.set_nowait(step[1:], value, ttl=60)
+            else:
+                backend.get_nowait(step)
+        return tuple(k for k in "abcdef" if backend.peek_nowait(k) is not None)
+
+    assert len({kept(policy) for policy in ("s3fifo", "lru", "sieve")}) == 3
+
+
+def test_invalidate_tags_nowait_is_hard_unless_asked_soft() -> None:
+    backend = MemoryBackend()
+    tagged = StoredResponse(200, (), b"x", None, stored_at=time.time(), lifetime=60, tags=("t",))
+    assert backend.set_nowait("GET /t", tagged, ttl=60)
+    assert backend.invalidate_tags_nowait(["t"]) == 1
+    assert backend.get_nowait("GET /t") is None  # removed, not kept stale
+
+
+def test_freshness_fields_come_back_from_the_store() -> None:
+    backend = MemoryBackend()
+    now = time.time()
+    stored = StoredResponse(
+        200,
+        (),
+        b"x",
+        None,
+        stored_at=now,
+        lifetime=60,
+        initial_age=3.0,
+        must_revalidate=True,
+        heuristic=True,
+        stale_while_revalidate=5.0,
+        stale_if_error=7.0,
+    )
+    assert backend.set_nowait("GET /f", stored, ttl=60)
+    found = backend.get_nowait("GET /f")
+    assert found is not None
+    assert (found.must_revalidate, found.heuristic, found.secondary, found.vary) == (
+        True,
+        True,
+        "",
+        (),
+    )
+    assert (found.stale_while_revalidate, found.stale_if_error) == (5.0, 7.0)

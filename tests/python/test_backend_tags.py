@@ -221,9 +221,9 @@ async def test_expired_entries_are_not_counted(backend: CacheBackend) -> None:
 
 
 async def test_tags_must_be_a_sequence_of_str(backend: CacheBackend) -> None:
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^tags must be a sequence of str, not a single str$"):
         await backend.invalidate_tags("items")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match=r"^tags must be str, not bytes$"):
         await backend.invalidate_tags([b"items"])  # type: ignore[list-item]
 
 
@@ -484,3 +484,33 @@ async def test_keep_stale_reaches_both_tiers(redis_url: str) -> None:
     backend.keep_stale = 12.0
     assert (backend.keep_stale, backend.l1.keep_stale, backend.l2.keep_stale) == (12.0,) * 3
     await backend.close()
+
+
+async def test_a_softened_entry_keeps_everything_but_its_freshness(backend: CacheBackend) -> None:
+    stored = entry("t", body=b"en", vary=("accept-language",), secondary="accept-language=en")
+    assert await backend.set("GET /soft", stored, ttl=600)
+    asked = [(b"accept-language", b"en")]
+
+    def kept(found: StoredResponse | None) -> tuple[object, ...]:
+        assert found is not None
+        return (
+            found.status_code,
+            found.raw_headers,
+            found.body,
+            found.media_type,
+            found.vary,
+            found.secondary,
+            found.tags,
+        )
+
+    before = kept(await backend.get("GET /soft", headers=asked))
+    assert before[2:4] == (b"en", "text/plain")
+    assert await backend.invalidate_tags(["t"], soft=True) == 1
+    found = await backend.get("GET /soft", headers=asked)
+    assert reuse(found) == "stale_while_revalidate"
+    if isinstance(backend, TieredBackend):
+        # Answered from Redis before and from L1 now: MemoryBackend hands back
+        # a variant without its Vary names and secondary key.
+        assert kept(found)[:4] + kept(found)[6:] == before[:4] + before[6:]
+    else:
+        assert kept(found) == before

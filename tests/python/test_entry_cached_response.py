@@ -23,6 +23,21 @@ def test_the_four_keys_of_0_6_0_read_with_our_defaults() -> None:
     assert entry.raw_headers == ((b"content-type", b"text/plain"), (b"x-old", b"caf\xe9"))
     assert (entry.stored_at, entry.last_modified, entry.lifetime) == (0.0, -1, 0.0)
     assert (entry.revalidate, entry.vary, entry.secondary) == (False, (), "")
+    assert (entry.initial_age, entry.stale_while_revalidate, entry.stale_if_error) == (0, 0, 0)
+    assert (entry.must_revalidate, entry.heuristic) == (False, False)
+
+
+def test_a_stored_response_made_without_times_was_stored_at_zero() -> None:
+    entry = StoredResponse(200, (), b"", None)
+    assert (entry.vary, entry.secondary, entry.tags, entry.revalidate) == ((), "", (), False)
+    assert (entry.must_revalidate, entry.heuristic) == (False, False)
+    assert (entry.stale_while_revalidate, entry.stale_if_error) == (0.0, 0.0)
+    assert (entry.stored_at, entry.last_modified, entry.lifetime, entry.initial_age) == (
+        0.0,
+        -1,
+        0.0,
+        0.0,
+    )
 
 
 @pytest.mark.parametrize("vary", [(), ("accept", "accept-language")])
@@ -38,6 +53,11 @@ def test_the_dictionary_form_round_trips(vary: tuple[str, ...]) -> None:
         revalidate=True,
         vary=vary,
         secondary="accept=a" if vary else "",
+        initial_age=3.0,
+        must_revalidate=True,
+        heuristic=True,
+        stale_while_revalidate=5.0,
+        stale_if_error=7.0,
     )
     value: dict[str, Any] = dict(entry.to_cached_response())
     assert ("vary" in value, "secondary" in value) == (bool(vary), bool(vary))
@@ -60,3 +80,11 @@ def test_a_malformed_value_raises_what_is_wrong(change: dict[str, Any], message:
     with pytest.raises(TypeError) as raised:
         StoredResponse.from_cached_response(value)  # type: ignore[arg-type]
     assert str(raised.value) == message
+
+
+def test_an_entry_without_a_lifetime_is_unbounded_unless_told() -> None:
+    def unbounded(lifetime: float, told: bool | None = None) -> bool:
+        return StoredResponse(200, (), b"", None, lifetime=lifetime, unbounded=told).unbounded
+
+    assert (unbounded(0.0), unbounded(0.5), unbounded(60.0)) == (True, False, False)
+    assert (unbounded(0.0, False), unbounded(60.0, True)) == (False, True)

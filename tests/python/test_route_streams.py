@@ -329,3 +329,25 @@ async def test_a_stream_of_memoryviews_and_text_is_stored_as_sent() -> None:
         ("view,text,bytes", "MISS"),
         ("view,text,bytes", "HIT"),
     ]
+
+
+@pytest.mark.anyio
+async def test_a_stream_longer_than_max_body_bytes_in_total_is_not_stored() -> None:
+    # Each chunk fits; together they do not.
+    cache = FastAPICache(max_body_bytes=10)
+    router = caching_router()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"123456"
+        yield b"789012"
+
+    @cache(ttl=60)
+    @router.get("/long")
+    def endpoint() -> StreamingResponse:
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    async with open_client(make_app(router)) as client:
+        answers = [await client.get("/long") for _ in range(2)]
+    assert [r.text for r in answers] == ["123456789012"] * 2
+    assert all("x-cache" not in r.headers or r.headers["x-cache"] == "MISS" for r in answers)
+    assert cache.stats()["entries"] == 0

@@ -276,8 +276,11 @@ async def test_a_backend_without_vary_support_never_serves_another_variant() -> 
 def test_max_variants_is_validated() -> None:
     with pytest.raises(ValueError, match="max_variants"):
         FastAPICache(max_variants=0)
-    with pytest.raises(TypeError, match="max_variants"):
+    with pytest.raises(TypeError, match=r"^max_variants must be an int, not float$"):
         FastAPICache(max_variants=2.5)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"^max_variants must be >= 1, got 0$"):
+        MemoryBackend(max_variants=0)
+    assert MemoryBackend(max_variants=1).max_variants == 1  # one variant is allowed
     with pytest.raises(ValueError, match="max_variants"):
         MemoryBackend(max_variants=-1)
     assert FastAPICache(max_variants=3).backend.max_variants == 3
