@@ -272,20 +272,6 @@ async def test_a_tiered_store_with_an_empty_l1_answers_from_redis_on_the_lane(
     assert calls.count == 2
 
 
-def _routing_spy(app: Any) -> list[str]:
-    """The paths routing was asked about (see test_learned_hits_are_answered_without_routing)."""
-    first = app.router.routes[0]
-    asked: list[str] = []
-    matches = first.matches
-
-    def spy(scope: Scope) -> Any:
-        asked.append(scope["path"])
-        return matches(scope)
-
-    first.matches = spy
-    return asked
-
-
 async def test_the_lane_keeps_every_path_it_learned_and_relearns_after_new_routes() -> None:
     cache = FastAPICache()
     router = caching_router()
@@ -296,7 +282,7 @@ async def test_the_lane_keeps_every_path_it_learned_and_relearns_after_new_route
         return {"name": name}
 
     app = make_app(router)
-    asked = _routing_spy(app)
+    asked = _spy_on_routing(app)
     async with open_client(app) as client:
         for path in ("/a", "/a", "/b"):
             await client.get(path)
@@ -335,7 +321,7 @@ async def test_lane_hits_with_early_dependencies_skip_routing() -> None:
         return "ok"
 
     app = make_app(router)
-    asked = _routing_spy(app)
+    asked = _spy_on_routing(app)
     async with open_client(app) as client:
         statuses = [(await client.get("/guarded")).headers["x-cache"] for _ in range(4)]
     assert statuses == ["MISS", "HIT", "HIT", "HIT"]
@@ -384,7 +370,7 @@ async def test_every_cached_route_teaches_the_one_lane() -> None:
         return "y"
 
     app = make_app(router)
-    asked = _routing_spy(app)
+    asked = _spy_on_routing(app)
     async with open_client(app) as client:
         for path in ("/x", "/x", "/y", "/y"):
             await client.get(path)
