@@ -185,6 +185,9 @@ def test_lock_settings_are_checked() -> None:
     assert (RedisBackend(client).lock, RedisBackend(client).lock_lease) == (False, 5.0)
     with pytest.raises(ValueError, match="lock_lease"):
         RedisBackend(client, lock_lease=0)
+    assert RedisBackend(client, lock_lease=0.01).lock_lease == 0.01  # the shortest allowed
+    with pytest.raises(TypeError, match=r"^lock_lease must be a number of seconds, not str$"):
+        RedisBackend(client, lock_lease="5")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="lock_lease"):
         RedisBackend(client, lock_lease=float("inf"))
     with pytest.raises(TypeError, match="lock_lease"):
