@@ -185,6 +185,9 @@ def test_lock_settings_are_checked() -> None:
     assert (RedisBackend(client).lock, RedisBackend(client).lock_lease) == (False, 5.0)
     with pytest.raises(ValueError, match="lock_lease"):
         RedisBackend(client, lock_lease=0)
+    assert RedisBackend(client, lock_lease=0.01).lock_lease == 0.01  # the shortest allowed
+    with pytest.raises(TypeError, match=r"^lock_lease must be a number of seconds, not str$"):
+        RedisBackend(client, lock_lease="5")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="lock_lease"):
         RedisBackend(client, lock_lease=float("inf"))
     with pytest.raises(TypeError, match="lock_lease"):
@@ -288,3 +291,30 @@ async def test_a_release_redis_does_not_take_says_so_and_leaves_no_task(
     errors = first.stats()["lock_errors"]
     assert await handle.release() is False  # never raises; the lease runs out instead
     assert first.stats()["lock_errors"] == errors + 1
+
+
+async def test_a_failed_renewal_is_tried_again_at_the_next_one(redis_url: str) -> None:
+    holder = RedisBackend.from_url(redis_url, lock=True, lock_lease=0.6)
+    try:
+        client: Any = holder.client
+        real_evalsha = client.evalsha
+        failures = []
+
+        async def evalsha(*args: Any, **kwargs: Any) -> Any:
+            if not failures:  # the first renewal fails, as on a brief outage
+                failures.append(args)
+                raise RedisConnectionError("Redis is down")
+            return await real_evalsha(*args, **kwargs)
+
+        handle = await holder.acquire("GET /renewed")
+        assert handle is not None
+        client.evalsha = evalsha
+        lock_key = holder.lock_key("GET /renewed")
+        started = time.monotonic()
+        while time.monotonic() - started < 3 * holder.lock_lease:  # three leases
+            assert await client.exists(lock_key) == 1
+            await asyncio.sleep(0.1)
+        assert failures and handle.held
+        assert await handle.release()
+    finally:
+        await holder.close()
