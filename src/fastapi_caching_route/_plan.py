@@ -434,9 +434,19 @@ class CachePlan:
             await self.early.run_before_routing(Request(scope, receive))
             scope[EARLY_PASSED_KEY] = self
         if self.hit_path is not None:
+            # Only this plan's own miss, from this call, may lead to the awaited
+            # lookup: a key left by another plan (the edge lane before a
+            # middleware rewrote the path) is another route's, and a bypass
+            # (credentials, a request directive) leaves no key at all.
+            scope.pop(MISSED_KEY, None)
             hit = self.answer_early(scope)
             missed = scope.get(MISSED_KEY)
-            if hit is None and self.backend.lookup_after_native_miss and missed is not None:
+            if (
+                hit is None
+                and self.backend.lookup_after_native_miss
+                and missed is not None
+                and missed[0] is self
+            ):
                 hit = await self._answer_awaited(scope, missed[1], True)
         else:
             key = self._lane_key(scope)
