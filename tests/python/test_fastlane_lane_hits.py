@@ -378,3 +378,58 @@ async def test_every_cached_route_teaches_the_one_lane() -> None:
         answers = [(await client.get(path)).text for path in ("/x", "/y", "/x", "/y")]
     assert answers == ['"x"', '"y"', '"x"', '"y"']
     assert asked == []  # all answered by the lane
+
+
+async def test_a_miss_left_by_another_route_never_leads_to_a_lookup(redis_url: str) -> None:
+    # The edge lane misses on /a (its key stays in the scope), then a middleware
+    # rewrites the path to /b, whose route bypasses the cache for a request with
+    # credentials (/a says its responses are shared). The fast lane must not
+    # look /a's key up in Redis on /b's behalf: that would answer /b's caller
+    # with /a's response and skip /b's bypass.
+    class RewriteToB:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and (b"x-rewrite", b"b") in scope["headers"]:
+                scope = {**scope, "path": "/b", "raw_path": b"/b"}
+            await self.app(scope, receive, send)
+
+    def app_on(cache: FastAPICache, calls: Calls) -> Any:
+        router = caching_router()
+
+        @cache(edge=True, shared=True)
+        @router.get("/a")
+        def route_a(q: str = "") -> str:
+            return f"a:{q}"
+
+        @cache()
+        @router.get("/b")
+        def route_b() -> str:
+            calls()
+            return "b"
+
+        app = make_app(router)
+        app.add_middleware(RewriteToB)
+        return cache.edge(app)
+
+    calls = Calls()
+    writer = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    reader = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    try:
+        async with open_client(app_on(writer, Calls())) as client:
+            await client.get("/a?q=other-worker")  # only in Redis, not in reader's L1
+        async with open_client(app_on(reader, calls)) as client:
+            for _ in range(2):  # routed: /a is learned at the edge, /b in the fast lane
+                await client.get("/a?q=here")
+                await client.get("/b")
+            assert calls.count == 1
+            rewritten = await client.get(
+                "/a?q=other-worker", headers={"x-rewrite": "b", "authorization": "Bearer t"}
+            )
+    finally:
+        await writer.backend.close()
+        await reader.backend.close()
+    assert rewritten.json() == "b"  # route /b's own endpoint answered
+    assert "x-cache" not in rewritten.headers  # bypassed, as /b's rules say
+    assert calls.count == 2
