@@ -321,6 +321,14 @@ def _python_mutants(max_children: int, fresh: bool) -> PythonReport:
         for other in (PYWORK / "src").rglob("*"):
             if other.is_file() and other.suffix != ".py":
                 _sync_file(other, PYWORK / "mutants" / other.relative_to(PYWORK))
+        # mutmut regenerates a file's mutants (or its plain copy, for a module
+        # it does not mutate) only when the source is newer than what it wrote:
+        # a source with an older mtime (a checkout, a file newly listed in
+        # mutmut.cfg) would be tested as it was. Touching every module makes
+        # it regenerate them all (seconds); verdicts survive for each function
+        # whose source hash is unchanged.
+        for module in (PYWORK / "src").rglob("*.py"):
+            os.utime(module)
     _sync_file(TREE / "pyproject.toml", PYWORK / "pyproject.toml")
     _sync_file(HERE / "mutmut.cfg", PYWORK / "setup.cfg")
     log = WORK / "mutmut.log"
