@@ -330,7 +330,14 @@ def _python_mutants(max_children: int, fresh: bool) -> PythonReport:
         for module in (PYWORK / "src").rglob("*.py"):
             os.utime(module)
     _sync_file(TREE / "pyproject.toml", PYWORK / "pyproject.toml")
-    _sync_file(HERE / "mutmut.cfg", PYWORK / "setup.cfg")
+    config, wanted = PYWORK / "setup.cfg", (HERE / "mutmut.cfg").read_bytes()
+    if reuse and (not config.is_file() or config.read_bytes() != wanted):
+        # mutmut records which tests reach each function only for modules it
+        # mutated when the tests ran, and re-collects only for new tests: with
+        # another list of modules, every mutant of a newly listed one would be
+        # "no tests". Collect again (a few minutes); verdicts are kept.
+        (PYWORK / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
+    _sync_file(HERE / "mutmut.cfg", config)
     log = WORK / "mutmut.log"
     _step(f"Python mutants: mutmut run --max-children {max_children} (progress in {log})")
     _mutmut(["run", "--max-children", str(max_children)], log)
