@@ -1,0 +1,94 @@
+"""AiocacheBackend's tag index: what it records, how long it and the softened
+entries live, namespaces, and values in the cache that are not responses.
+
+Lifetimes are read as Redis PTTLs, on an aiocache RedisCache over the test
+``redis-server`` (a SimpleMemoryCache does not tell them); its ttls are floats
+(aiocache 0.12 stores an int one with redis-py's deprecated SETEX).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+import pytest
+import redis.asyncio as aioredis
+from aiocache import RedisCache
+from aiocache.serializers import PickleSerializer
+
+from fastapi_caching_route import AiocacheBackend, StoredResponse, _core
+
+pytestmark = pytest.mark.anyio
+
+
+def entry(
+    *tags: str,
+    body: bytes = b"x",
+    lifetime: float = 60.0,
+    swr: float = 3600.0,
+    stored_at: float | None = None,
+    vary: tuple[str, ...] = (),
+    secondary: str = "",
+) -> StoredResponse:
+    return StoredResponse(
+        200,
+        ((b"content-type", b"text/plain"), (b"etag", b'"e"')),
+        body,
+        "text/plain",
+        stored_at=time.time() if stored_at is None else stored_at,
+        last_modified=1_600_000_000,
+        lifetime=lifetime,
+        unbounded=lifetime <= 0,
+        stale_while_revalidate=swr,
+        vary=vary,
+        secondary=secondary,
+        tags=tags,
+    )
+
+
+def reuse(found: StoredResponse | None) -> str:
+    assert found is not None
+    return _core.decide_reuse(found.timing, time.time(), True)[0]
+
+
+class OnRedis:
+    """An AiocacheBackend on an aiocache RedisCache, and a client reading its PTTLs."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        self.cache = RedisCache(
+            endpoint=parts.hostname, port=parts.port, serializer=PickleSerializer()
+        )
+        self.backend = AiocacheBackend(self.cache)
+        self.client = aioredis.Redis.from_url(url)
+
+    async def pttl(self, key: str) -> int:
+        return int(await self.client.pttl(self.cache.build_key(key)))
+
+    async def close(self) -> None:
+        # Not cache.close(): aiocache 0.12 calls redis-py's deprecated close().
+        await self.cache.client.aclose()
+        await self.client.aclose()
+
+
+@pytest.fixture
+async def on_redis(redis_url: str) -> AsyncIterator[OnRedis]:
+    made = OnRedis(redis_url)
+    yield made
+    await made.close()
+
+
+async def test_soft_invalidation_never_keeps_an_entry_past_its_stored_ttl(
+    on_redis: OnRedis,
+) -> None:
+    backend = on_redis.backend
+    assert await backend.set("GET /one", entry("a"), ttl=5.0)
+    assert await backend.set("GET /both", entry("a", "b"), ttl=5.0)  # in two indexes
+    assert await backend.set("GET /twice", entry("a"), ttl=5.0)
+    assert await backend.set("GET /twice", entry("a"), ttl=5.0)  # indexed again
+    assert await backend.invalidate_tags(["a", "b"], soft=True) == 3
+    for key in ("GET /one", "GET /both", "GET /twice"):
+        assert reuse(await backend.get(key)) == "stale_while_revalidate"
+        # Its stale window is an hour, but it was stored for 5 s.
+        assert 0 < await on_redis.pttl(key) <= 5000, key
