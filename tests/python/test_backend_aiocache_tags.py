@@ -72,6 +72,11 @@ class OnRedis:
         await self.client.aclose()
 
 
+def expiring_within(ms: int) -> set[int]:
+    """The PTTLs of a key that expires within ``ms`` (-2: it has expired already)."""
+    return {-2, *range(ms + 1)}
+
+
 @pytest.fixture
 async def on_redis(redis_url: str) -> AsyncIterator[OnRedis]:
     made = OnRedis(redis_url)
@@ -83,12 +88,59 @@ async def test_soft_invalidation_never_keeps_an_entry_past_its_stored_ttl(
     on_redis: OnRedis,
 ) -> None:
     backend = on_redis.backend
-    assert await backend.set("GET /one", entry("a"), ttl=5.0)
-    assert await backend.set("GET /both", entry("a", "b"), ttl=5.0)  # in two indexes
-    assert await backend.set("GET /twice", entry("a"), ttl=5.0)
-    assert await backend.set("GET /twice", entry("a"), ttl=5.0)  # indexed again
+    assert await backend.set("GET /one", entry("a"), ttl=60.0)
+    assert await backend.set("GET /both", entry("a", "b"), ttl=60.0)  # in two indexes
+    assert await backend.set("GET /twice", entry("a"), ttl=60.0)
+    assert await backend.set("GET /twice", entry("a"), ttl=60.0)  # indexed again
     assert await backend.invalidate_tags(["a", "b"], soft=True) == 3
     for key in ("GET /one", "GET /both", "GET /twice"):
         assert reuse(await backend.get(key)) == "stale_while_revalidate"
-        # Its stale window is an hour, but it was stored for 5 s.
-        assert 0 < await on_redis.pttl(key) <= 5000, key
+        # Its stale window is an hour, but it was stored for a minute.
+        assert 0 < await on_redis.pttl(key) <= 60_000, key
+
+
+async def test_a_key_indexed_under_two_tags_is_softened_for_the_later_expiry(
+    on_redis: OnRedis,
+) -> None:
+    backend = on_redis.backend
+    # Each key was stored for a minute under both tags, then for 600 s under
+    # one; the two keys hold the later expiry in opposite indexes, so the order
+    # the tags are read in does not matter.
+    assert await backend.set("GET /a-later", entry("a", "b"), ttl=60.0)
+    assert await backend.set("GET /a-later", entry("a"), ttl=600.0)
+    assert await backend.set("GET /b-later", entry("a", "b"), ttl=60.0)
+    assert await backend.set("GET /b-later", entry("b"), ttl=600.0)
+    assert await backend.invalidate_tags(["a", "b"], soft=True) == 2
+    for key in ("GET /a-later", "GET /b-later"):
+        assert reuse(await backend.get(key)) == "stale_while_revalidate"
+        assert await on_redis.pttl(key) > 60_000, key  # not cut to the first store's minute
+
+
+async def test_a_tag_index_expires_with_its_longest_lived_key(on_redis: OnRedis) -> None:
+    backend = on_redis.backend
+    assert await backend.set("GET /short", entry("t"), ttl=0.9)
+    assert await on_redis.pttl("fcr:tag:t") in expiring_within(900)
+    assert await backend.set("GET /long", entry("t"), ttl=60.0)
+    assert 900 < await on_redis.pttl("fcr:tag:t") <= 60_000
+    assert await backend.set("GET /kept", entry("t"))  # no ttl: nor has the index
+    assert await on_redis.pttl("fcr:tag:t") == -1
+
+
+async def test_a_soft_invalidation_keeps_an_entry_for_its_stale_window_only(
+    on_redis: OnRedis,
+) -> None:
+    backend = on_redis.backend
+    backend.keep_stale = 0.0
+    assert await backend.set("GET /w", entry("t", swr=0.9), ttl=600.0)
+    assert await backend.invalidate_tags(["t"], soft=True) == 1
+    found = await backend.get("GET /w")
+    assert found is None or reuse(found) != "fresh"  # (None: its window is over already)
+    assert await on_redis.pttl("GET /w") in expiring_within(900)  # its stale window, not 600 s
+
+
+async def test_an_entry_stale_already_is_left_as_it_is(on_redis: OnRedis) -> None:
+    backend = on_redis.backend
+    stale = entry("t", lifetime=60.0, swr=0.0, stored_at=time.time() - 120)
+    assert await backend.set("GET /old", stale)  # kept without expiry
+    assert await backend.invalidate_tags(["t"], soft=True) == 1  # counted
+    assert await on_redis.pttl("GET /old") == -1  # not rewritten with keep_stale's ttl
