@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis.asyncio as aioredis
-from aiocache import RedisCache
+from aiocache import RedisCache, SimpleMemoryCache
 from aiocache.serializers import PickleSerializer
 
 from fastapi_caching_route import AiocacheBackend, StoredResponse, _core
@@ -144,3 +144,21 @@ async def test_an_entry_stale_already_is_left_as_it_is(on_redis: OnRedis) -> Non
     assert await backend.set("GET /old", stale)  # kept without expiry
     assert await backend.invalidate_tags(["t"], soft=True) == 1  # counted
     assert await on_redis.pttl("GET /old") == -1  # not rewritten with keep_stale's ttl
+
+
+async def test_invalidations_in_a_namespace_stay_in_it() -> None:
+    backend = AiocacheBackend(SimpleMemoryCache())
+    # The namespace's entries first: each reads and writes that namespace's index.
+    assert await backend.set("GET /a", entry("t"), namespace="n", ttl=600)
+    assert await backend.set("GET /b", entry("t"), namespace="n", ttl=600)
+    assert await backend.set("GET /a", entry("t"), ttl=600)
+    assert await backend.set("GET /r", entry("t"), ttl=600)
+    assert await backend.invalidate_tags(["t"], namespace="n", soft=True) == 2
+    for key in ("GET /a", "GET /b"):
+        assert reuse(await backend.get(key, "n")) == "stale_while_revalidate"
+    assert await backend.invalidate_tags(["t"], namespace="n") == 2
+    assert await backend.get("GET /a", "n") is None
+    for key in ("GET /a", "GET /r"):  # the root namespace's, untouched
+        assert reuse(await backend.get(key)) == "fresh"
+    assert await backend.invalidate_tags(["t"]) == 2  # its index was kept
+    assert await backend.get("GET /r") is None
