@@ -8,6 +8,7 @@ Lifetimes are read as Redis PTTLs, on an aiocache RedisCache over the test
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -162,3 +163,32 @@ async def test_invalidations_in_a_namespace_stay_in_it() -> None:
         assert reuse(await backend.get(key)) == "fresh"
     assert await backend.invalidate_tags(["t"]) == 2  # its index was kept
     assert await backend.get("GET /r") is None
+
+
+async def test_the_index_keeps_each_key_until_its_latest_possible_expiry() -> None:
+    # An index is read, changed and written back: an entry written last may be
+    # the one stored for longer, so a key's record never shrinks.
+    cache = SimpleMemoryCache()
+    backend = AiocacheBackend(cache)
+    assert await backend.set("GET /shorter", entry("t"), ttl=600)
+    assert await backend.set("GET /shorter", entry("t"), ttl=5)
+    assert await backend.set("GET /forever", entry("t"), ttl=600)
+    assert await backend.set("GET /forever", entry("t"))  # no ttl: never expires
+    assert await backend.set("GET /then", entry("t"))
+    assert await backend.set("GET /then", entry("t"), ttl=600)
+    index = await cache.get("fcr:tag:t")
+    assert index["keys"]["GET /shorter"] > time.time() + 500
+    assert index["keys"]["GET /forever"] is None
+    assert index["keys"]["GET /then"] is None
+
+
+async def test_a_tags_index_key_is_the_tag_or_the_sha256_of_a_long_one() -> None:
+    # Other processes sharing the cache find an index by this key.
+    cache = SimpleMemoryCache()
+    backend = AiocacheBackend(cache)
+    longest, hashed = "t" * 200, "t" * 201
+    assert await backend.set("GET /l", entry(longest, hashed), ttl=600)
+    digest = hashlib.sha256(hashed.encode()).hexdigest()
+    for key in ("fcr:tag:" + longest, "fcr:tag:#" + digest):
+        index = await cache.get(key)
+        assert index is not None and list(index["keys"]) == ["GET /l"], key
