@@ -192,3 +192,33 @@ async def test_a_tags_index_key_is_the_tag_or_the_sha256_of_a_long_one() -> None
     for key in ("fcr:tag:" + longest, "fcr:tag:#" + digest):
         index = await cache.get(key)
         assert index is not None and list(index["keys"]) == ["GET /l"], key
+
+
+async def test_values_that_are_not_responses_count_for_nothing() -> None:
+    # Another writer sharing the cache may leave anything at an indexed key.
+    cache = SimpleMemoryCache()
+    backend = AiocacheBackend(cache)
+    for key in ("GET /text", "GET /variants"):
+        assert await backend.set(key, entry("t"), ttl=600)
+    await cache.set("GET /text", {"content": "not bytes", "raw_headers": [], "status_code": 200})
+    await cache.set("GET /variants", {"vary": ["accept"], "variants": None})
+    assert await backend.invalidate_tags(["t"], soft=True) == 0
+
+
+async def test_an_entry_whose_tags_are_normalized_keeps_everything_else() -> None:
+    backend = AiocacheBackend(SimpleMemoryCache())
+    asked = [(b"accept-language", b"en")]
+    vary = ("accept-language",)
+    stored = entry("a", "b", "a", vary=vary, secondary=_core.secondary_key(vary, asked))
+    assert await backend.set("GET /n", stored, ttl=600)
+    found = await backend.get("GET /n", headers=asked)
+    assert found is not None and found.tags == ("a", "b")
+    assert (found.status_code, found.raw_headers, found.body, found.media_type) == (
+        stored.status_code,
+        stored.raw_headers,
+        stored.body,
+        stored.media_type,
+    )
+    assert (found.last_modified, found.timing) == (stored.last_modified, stored.timing)
+    assert (found.vary, found.secondary) == (stored.vary, stored.secondary)
+    assert await backend.get("GET /n", headers=[(b"accept-language", b"de")]) is None
