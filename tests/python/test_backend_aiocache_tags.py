@@ -19,8 +19,11 @@ from aiocache import RedisCache, SimpleMemoryCache
 from aiocache.serializers import PickleSerializer
 
 from fastapi_caching_route import AiocacheBackend, StoredResponse, _core
+from fastapi_caching_route.backends import aiocache as adapter
 
 pytestmark = pytest.mark.anyio
+
+NOW = 1_700_000_000.0
 
 
 def entry(
@@ -222,3 +225,27 @@ async def test_an_entry_whose_tags_are_normalized_keeps_everything_else() -> Non
     assert (found.last_modified, found.timing) == (stored.last_modified, stored.timing)
     assert (found.vary, found.secondary) == (stored.vary, stored.secondary)
     assert await backend.get("GET /n", headers=[(b"accept-language", b"de")]) is None
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+async def test_a_key_leaves_its_tags_index_when_its_ttl_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock(NOW)
+    monkeypatch.setattr(adapter, "time", clock)  # the adapter's clock only
+    cache = SimpleMemoryCache()
+    backend = AiocacheBackend(cache)
+    assert await backend.set("GET /ends", entry("t", stored_at=NOW), ttl=10)
+    assert await backend.set("GET /stays", entry("t", stored_at=NOW), ttl=600)
+    clock.now = NOW + 10  # the first one's ttl ends; another writer (0.6.0) stores that key
+    await cache.set("GET /ends", entry(body=b"untagged", stored_at=NOW).to_cached_response())
+    assert await backend.invalidate_tags(["t"]) == 1
+    found = await backend.get("GET /ends")
+    assert found is not None and found.body == b"untagged"
