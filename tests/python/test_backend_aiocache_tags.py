@@ -9,8 +9,10 @@ Lifetimes are read as Redis PTTLs, on an aiocache RedisCache over the test
 from __future__ import annotations
 
 import hashlib
+import pickle
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -249,3 +251,20 @@ async def test_a_key_leaves_its_tags_index_when_its_ttl_ends(
     assert await backend.invalidate_tags(["t"]) == 1
     found = await backend.get("GET /ends")
     assert found is not None and found.body == b"untagged"
+
+
+class SizeLimitedCache(SimpleMemoryCache):  # type: ignore[misc]
+    """Refuses a value over 1000 bytes (set answers False), as memcached one over its limit."""
+
+    async def set(self, key: str, value: Any, *args: Any, **kwargs: Any) -> bool:
+        if len(pickle.dumps(value)) > 1000:
+            return False
+        return bool(await super().set(key, value, *args, **kwargs))
+
+
+async def test_an_entry_the_cache_refused_is_not_indexed() -> None:
+    backend = AiocacheBackend(SizeLimitedCache())
+    assert not await backend.set("GET /big", entry("t", body=b"x" * 10_000), ttl=600)
+    assert await backend.set("GET /big", entry(body=b"small"), ttl=600)  # stored untagged
+    assert await backend.invalidate_tags(["t"]) == 0
+    assert await backend.get("GET /big") is not None
