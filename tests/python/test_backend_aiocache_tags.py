@@ -8,6 +8,7 @@ Lifetimes are read as Redis PTTLs, on an aiocache RedisCache over the test
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import pickle
 import time
@@ -268,3 +269,13 @@ async def test_an_entry_the_cache_refused_is_not_indexed() -> None:
     assert await backend.set("GET /big", entry(body=b"small"), ttl=600)  # stored untagged
     assert await backend.invalidate_tags(["t"]) == 0
     assert await backend.get("GET /big") is not None
+
+
+async def test_concurrent_invalidations_of_a_tag_count_each_entry_once() -> None:
+    backend = AiocacheBackend(SimpleMemoryCache())
+    for i in range(10):
+        assert await backend.set(f"GET /{i}", entry("t"), ttl=600)
+    # Both may read the index and the entries before either deletes them: an
+    # entry the other one deleted is not counted twice.
+    counts = await asyncio.gather(*(backend.invalidate_tags(["t"]) for _ in range(2)))
+    assert sum(counts) == 10
