@@ -279,3 +279,12 @@ async def test_concurrent_invalidations_of_a_tag_count_each_entry_once() -> None
     # entry the other one deleted is not counted twice.
     counts = await asyncio.gather(*(backend.invalidate_tags(["t"]) for _ in range(2)))
     assert sum(counts) == 10
+
+
+async def test_an_entry_with_tags_none_is_stored_untagged() -> None:
+    # As in the other backends, None reads as no tags.
+    backend = AiocacheBackend(SimpleMemoryCache())
+    untagged = StoredResponse(200, (), b"x", None, tags=None)  # type: ignore[arg-type]
+    assert await backend.set("GET /none", untagged, ttl=600)
+    found = await backend.get("GET /none")
+    assert found is not None and found.tags == ()
