@@ -13,7 +13,7 @@ from conftest import Calls, MakeCache, caching_router, make_app, open_client
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 
-from fastapi_caching_route import _plan
+from fastapi_caching_route import FastAPICache, _plan
 
 pytestmark = pytest.mark.anyio
 
@@ -387,3 +387,15 @@ async def test_hop_by_hop_and_proxy_fields_are_not_stored(make_cache: MakeCache)
     assert hit.headers["x-kept"] == "yes"
     for name in ("connection", "x-private-hop", "keep-alive", "proxy-authenticate"):
         assert name not in hit.headers, name
+
+
+async def test_a_revalidation_counts_one_lookup_per_request(clock: Clock) -> None:
+    # The native hit path counts the lookup that found the stale entry; reading
+    # that entry again to revalidate it must not count a second one.
+    cache = FastAPICache()
+    origin = Origin({"cache-control": "max-age=10", "etag": '"e1"'}, honours_conditions=True)
+    async with open_client(make_app(origin.router(cache))) as client:
+        await _statuses(client, clock, 0, 20)
+    stats = cache.backend.stats()
+    assert origin.calls == 2
+    assert stats["hits"] + stats["misses"] == 2, stats
