@@ -315,7 +315,7 @@ async def test_a_request_max_age_asks_for_a_younger_response(
     young, old = await _asking(make_cache, clock, origin, 30, "max-age=60", "max-age=10")
     assert young.headers["x-cache"] == "HIT"
     assert (old.status_code, old.text) == (200, "v1|1")  # the endpoint said 304
-    assert "fwd=request" in old.headers["cache-status"]
+    assert _params(old.headers["cache-status"])[1:3] == ["fwd=request", "fwd-status=304"]
     assert origin.calls == 2 and origin.asked[-1]["if-none-match"] == '"a"'
 
 
@@ -399,3 +399,70 @@ async def test_a_revalidation_counts_one_lookup_per_request(clock: Clock) -> Non
     stats = cache.backend.stats()
     assert origin.calls == 2
     assert stats["hits"] + stats["misses"] == 2, stats
+
+
+def _params(cache_status: str) -> list[str]:
+    """The parameters of a one-member Cache-Status (RFC 9211), name first."""
+    return [part.strip() for part in cache_status.split(";")]
+
+
+class ChangedOrigin:
+    """GET /r whose representation changed: a conditional request gets a 304
+    naming the new ETag ("e2"), a plain one the new body."""
+
+    def __init__(self) -> None:
+        self.asked: list[dict[str, str]] = []
+
+    def router(self, cache: Any) -> Any:
+        router = caching_router()
+
+        @cache()
+        @router.get("/r")
+        def resource(request: Request) -> Response:
+            self.asked.append(dict(request.headers))
+            fields = {"cache-control": "max-age=10"}
+            if len(self.asked) == 1:
+                return PlainTextResponse("v1", headers={**fields, "etag": '"e1"'})
+            if "if-none-match" in request.headers:
+                return Response(status_code=304, headers={**fields, "etag": '"e2"'})
+            return PlainTextResponse("v2", headers={**fields, "etag": '"e2"'})
+
+        return router
+
+
+async def test_a_304_for_another_representation_is_followed_by_a_plain_request(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # Section 4.3.3: a 304 whose ETag is not the stored one's selects no stored
+    # response, so it cannot freshen it; the client asked for the whole response,
+    # so the cache asks again without its own conditions and stores the answer.
+    origin = ChangedOrigin()
+    cache = make_cache(cache_status=True)
+    async with open_client(make_app(origin.router(cache))) as client:
+        await _statuses(client, clock, 0)
+        clock.now = NOW + 20
+        again = await client.get("/r")
+        clock.now = NOW + 21
+        hit = await client.get("/r")
+    assert [a.get("if-none-match") for a in origin.asked] == [None, '"e1"', None]
+    assert (again.status_code, again.text, again.headers["etag"]) == (200, "v2", '"e2"')
+    assert _params(again.headers["cache-status"])[1:4] == [
+        "fwd=stale",
+        "fwd-status=304",
+        "detail=mismatch",
+    ]
+    assert (hit.text, hit.headers["x-cache"]) == ("v2", "HIT")
+
+
+async def test_a_clients_own_conditional_gets_the_304_of_another_representation(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # The client already holds "e2": the endpoint's 304 answers it (section
+    # 4.3.2), though it cannot freshen the stored "e1".
+    origin = ChangedOrigin()
+    async with open_client(make_app(origin.router(make_cache()))) as client:
+        await _statuses(client, clock, 0)
+        clock.now = NOW + 20
+        answer = await client.get("/r", headers={"if-none-match": '"e2"'})
+    assert (answer.status_code, answer.headers["etag"]) == (304, '"e2"')
+    assert len(origin.asked) == 2
