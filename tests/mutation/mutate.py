@@ -54,6 +54,7 @@ TEST_TIMEOUT = 900  # seconds for one pytest run against an engine mutant
 # (the tests noticed: they hung), "suspicious" finished but slowly and counts as
 # a survivor.
 KILLED_STATUSES = {"killed", "timeout", "caught by type check"}
+UNCHECKED = "not checked"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,10 +70,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fresh", action="store_true", help="forget mutmut's earlier verdicts and test everything"
     )
+    parser.add_argument(
+        "--mutants",
+        nargs="+",
+        metavar="NAME",
+        help="test only these mutmut mutants (e.g. the survivors a new test should kill)",
+    )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="print the Python score from the verdicts kept in build/mutation; run nothing",
+    )
     args = parser.parse_args(argv)
     if args.requirements:
         print("\n".join(_requirements()))
         return 0
+    if args.report:
+        report = _apply_equivalents(_mutmut_results(diffs=True))
+        print("\n".join(report.lines()))
+        return 0 if report.score() >= PYTHON_TARGET else 1
 
     started = time.monotonic()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -89,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     lines: list[str] = []
     ok = True
     if args.only in (None, "python"):
-        report = _python_mutants(args.max_children, args.fresh)
+        report = _python_mutants(args.max_children, args.fresh, args.mutants)
         lines += report.lines()
         ok &= report.score() >= PYTHON_TARGET
     if args.only in (None, "engine"):
@@ -282,18 +298,26 @@ class PythonReport:
             by_area.setdefault(_area(mutant.module), []).append(mutant)
         out = [
             "Python mutants (mutmut; killed includes timeouts):",
-            f"  {'area':<24}{'mutants':>8}{'killed':>8}{'equiv.':>8}{'survived':>9}{'score':>8}",
+            f"  {'area':<24}{'mutants':>8}{'killed':>8}{'equiv.':>8}{'survived':>9}"
+            f"{'unchecked':>10}{'score':>8}",
         ]
         for area in [*sorted(by_area), "total"]:
             group = self.mutants if area == "total" else by_area[area]
             killed = sum(m.status in KILLED_STATUSES for m in group)
             equivalent = sum(m.status not in KILLED_STATUSES and bool(m.reason) for m in group)
-            survived = len(group) - killed - equivalent
+            unchecked = sum(m.status == UNCHECKED for m in group)
+            survived = len(group) - killed - equivalent - unchecked
+            # A mutant not checked yet (an interrupted run) counts as surviving.
             score = (killed + equivalent) / len(group) if group else 0.0
             out.append(
-                f"  {area:<24}{len(group):>8}{killed:>8}{equivalent:>8}{survived:>9}{score:>8.1%}"
+                f"  {area:<24}{len(group):>8}{killed:>8}{equivalent:>8}{survived:>9}"
+                f"{unchecked:>10}{score:>8.1%}"
             )
-        survivors = [m for m in self.mutants if m.status not in KILLED_STATUSES and not m.reason]
+        survivors = [
+            m
+            for m in self.mutants
+            if m.status not in KILLED_STATUSES and m.status != UNCHECKED and not m.reason
+        ]
         if survivors:
             out.append(f"Surviving Python mutants ({len(survivors)}):")
             for mutant in survivors:
@@ -307,7 +331,7 @@ def _area(module: str) -> str:
     return module.removeprefix(f"{PACKAGE}.").replace(".", "/") + ".py"
 
 
-def _python_mutants(max_children: int, fresh: bool) -> PythonReport:
+def _python_mutants(max_children: int, fresh: bool, only: list[str] | None) -> PythonReport:
     reuse = not fresh and (PYWORK / "mutants").is_dir()
     _step("Python mutants: " + ("updating" if reuse else "preparing") + " build/mutation/python")
     if not reuse and PYWORK.exists():
@@ -339,6 +363,10 @@ def _python_mutants(max_children: int, fresh: bool) -> PythonReport:
         (PYWORK / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     _sync_file(HERE / "mutmut.cfg", config)
     log = WORK / "mutmut.log"
+    if only:
+        _step(f"Python mutants: mutmut run on {len(only)} named mutants (progress in {log})")
+        _mutmut(["run", "--max-children", str(max_children), *only], log)
+        return _apply_equivalents(_mutmut_results(diffs=True))
     _step(f"Python mutants: mutmut run --max-children {max_children} (progress in {log})")
     _mutmut(["run", "--max-children", str(max_children)], log)
     if reuse:
@@ -393,7 +421,7 @@ def _mutmut_results(*, diffs: bool) -> list[Mutant]:
         for name, code in sorted(data["exit_code_by_key"].items()):
             mutants.append(Mutant(name, status_by_exit_code[code]))
     for mutant in mutants:
-        if diffs and mutant.status not in KILLED_STATUSES:
+        if diffs and mutant.status not in (*KILLED_STATUSES, UNCHECKED):
             mutant.removed, mutant.added = _mutant_diff(mutant.name)
     return mutants
 
