@@ -24,6 +24,7 @@ print what the mutation venv needs from pyproject.toml.
 from __future__ import annotations
 
 import argparse
+import configparser
 import json
 import os
 import re
@@ -354,8 +355,10 @@ def _python_mutants(max_children: int, fresh: bool, only: list[str] | None) -> P
         for module in (PYWORK / "src").rglob("*.py"):
             os.utime(module)
     _sync_file(TREE / "pyproject.toml", PYWORK / "pyproject.toml")
-    config, wanted = PYWORK / "setup.cfg", (HERE / "mutmut.cfg").read_bytes()
-    if reuse and (not config.is_file() or config.read_bytes() != wanted):
+    config = PYWORK / "setup.cfg"
+    if reuse and (
+        not config.is_file() or _mutated_modules(config) != _mutated_modules(HERE / "mutmut.cfg")
+    ):
         # mutmut records which tests reach each function only for modules it
         # mutated when the tests ran, and re-collects only for new tests: with
         # another list of modules, every mutant of a newly listed one would be
@@ -379,6 +382,12 @@ def _python_mutants(max_children: int, fresh: bool, only: list[str] | None) -> P
             _step(f"Python mutants: trying the {len(survivors)} earlier survivors again")
             _mutmut(["run", "--max-children", str(max_children), *survivors], log)
     return _apply_equivalents(_mutmut_results(diffs=True))
+
+
+def _mutated_modules(config: Path) -> list[str]:
+    parser = configparser.ConfigParser()
+    parser.read(config)
+    return parser.get("mutmut", "only_mutate", fallback="").split()
 
 
 def _mutmut(arguments: list[str], log: Path) -> None:
