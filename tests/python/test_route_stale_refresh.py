@@ -147,6 +147,7 @@ async def test_an_entry_gone_before_its_refresh_runs_is_fetched_as_a_miss(clock:
         await _refreshed(cache)
         after = await _get(client)
     assert app.cleared == 1
+    assert cache.stats()["misses"] == 1  # the first request's: the refresh's peek counts none
     assert endpoint.asked == [None, None]  # no If-None-Match: nothing was stored
     assert after == ("v2", "HIT")
     assert _route(cache)["refreshes_succeeded"] == 1
@@ -261,6 +262,20 @@ async def test_each_failed_refresh_is_counted_and_logged_without_a_traceback(
     assert not any(r.exc_info for r in records)
 
 
+async def test_each_stale_if_error_answer_is_counted(make_cache: MakeCache, clock: Clock) -> None:
+    # RFC 5861 section 4: past the stale-while-revalidate window but within
+    # stale-if-error, a failing endpoint is answered with the stale entry.
+    endpoint = Endpoint()
+    cache = make_cache()
+    async with open_client(make_app(endpoint.router(cache, stale_if_error=60))) as client:
+        await _get(client)
+        clock.now = NOW + 50
+        endpoint.fail = RuntimeError("upstream down")
+        answers = [await _get(client) for _ in range(2)]
+    assert answers == [("v1", "STALE")] * 2
+    assert _route(cache)["stale_if_error_answers"] == 2
+
+
 # --- waiting for refreshes -------------------------------------------------------------------
 
 
@@ -275,11 +290,14 @@ async def test_wait_for_refreshes_tells_whether_they_ended(
         clock.now = NOW + 15
         endpoint.gate = asyncio.Event()
         await _get(client)
-        with anyio.fail_after(10):
-            held = await cache.wait_for_refreshes(0.01)  # the gate holds the refresh
-        endpoint.gate.set()
+        try:
+            with anyio.fail_after(10):
+                held = await cache.wait_for_refreshes(0.01)  # the gate holds the refresh
+        finally:
+            endpoint.gate.set()  # or a failure here would leave it running
         with anyio.fail_after(10):
             ended = await cache.wait_for_refreshes()
         after = await _get(client)
     assert (held, ended) == (False, True)
     assert after == ("v2", "HIT")
+
