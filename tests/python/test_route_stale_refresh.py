@@ -17,6 +17,7 @@ import pytest
 from conftest import MakeCache, caching_router, make_app, open_client
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
+from starlette.background import BackgroundTask
 from starlette.types import Receive, Scope, Send
 
 from fastapi_caching_route import FastAPICache, _plan
@@ -301,3 +302,69 @@ async def test_wait_for_refreshes_tells_whether_they_ended(
     assert (held, ended) == (False, True)
     assert after == ("v2", "HIT")
 
+
+# --- the refresh's own request ---------------------------------------------------------------
+
+
+async def test_the_refresh_request_has_an_empty_body_and_its_client_stays_to_the_end(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # The refresh's request reads as an empty body; its absent client counts as
+    # connected while the response is sent, and as gone once it was.
+    seen: list[tuple[bytes, bool]] = []
+    after_sent: list[bool] = []
+    cache = make_cache()
+    router = caching_router()
+
+    @cache(ttl=10, stale_while_revalidate=30)
+    @router.get("/s")
+    async def read_all(request: Request) -> Response:
+        async def check() -> None:
+            after_sent.append(await request.is_disconnected())
+
+        body = await request.body()
+        seen.append((body, await request.is_disconnected()))
+        return PlainTextResponse(f"v{len(seen)}", background=BackgroundTask(check))
+
+    async with open_client(make_app(router)) as client:
+        await _get(client)
+        clock.now = NOW + 15
+        assert await _get(client) == ("v1", "STALE")
+        await _refreshed(cache)
+        after = await _get(client)
+    assert seen[1] == (b"", False)
+    assert after_sent[1] is True
+    assert after == ("v2", "HIT")
+    assert "refreshes_failed" not in _route(cache)
+
+
+async def test_a_streamed_refresh_is_read_and_stored(make_cache: MakeCache, clock: Clock) -> None:
+    # Sent nowhere, the refreshed stream is still read to its end and stored:
+    # Starlette cuts a stream short when its client disconnects, and the
+    # refresh's client must not leave before the response was sent.
+    from fastapi.responses import StreamingResponse
+
+    calls = 0
+    cache = make_cache()
+    router = caching_router()
+
+    @cache(ttl=10, stale_while_revalidate=30)
+    @router.get("/s")
+    async def streamed() -> StreamingResponse:
+        nonlocal calls
+        calls += 1
+
+        async def parts() -> Any:
+            yield b"v"
+            yield str(calls).encode()
+
+        return StreamingResponse(parts(), media_type="text/plain")
+
+    async with open_client(make_app(router)) as client:
+        await _get(client)
+        clock.now = NOW + 15
+        assert await _get(client) == ("v1", "STALE")
+        await _refreshed(cache)
+        after = await _get(client)
+    assert after == ("v2", "HIT")
+    assert _route(cache)["refreshes_succeeded"] == 1
