@@ -71,16 +71,21 @@ async def _run(
     }
     fresh_scope["headers"] = list(scope["headers"])
     received = False
+    sent = asyncio.Event()
 
     async def receive() -> Message:
         nonlocal received
         if received:
+            # A client that stays until the whole response reached it: a
+            # stream is not cut short (Starlette listens for a disconnect).
+            await sent.wait()
             return {"type": "http.disconnect"}
         received = True
         return {"type": "http.request", "body": b"", "more_body": False}
 
     async def discard(message: Message) -> None:
-        return None
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            sent.set()
 
     try:
         # FastAPI's request_response provides these stacks to dependencies with yield.
