@@ -4,17 +4,21 @@ conditions and early-dependency headers, on every backend."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
 import pytest
 import test_route_freshness
 from conftest import Calls, MakeCache, caching_router, make_app, open_client
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from test_edge import _app as edge_app
 from test_fastlane_lane_hits import _spy_on_routing
 from test_route_dependencies import _stamp, _teapot
 from test_route_freshness import NOW, Clock, Origin
 
-from fastapi_caching_route import FastAPICache
+from fastapi_caching_route import FastAPICache, RedisBackend, TieredBackend
 
 pytestmark = pytest.mark.anyio
 
@@ -181,3 +185,98 @@ async def test_a_routed_native_hit_honours_if_range() -> None:
         other = await client.get("/text", headers={**ranged, "if-range": '"other"'})
     assert (matching.status_code, matching.text) == (206, "ab")
     assert (other.status_code, other.text, other.headers["x-cache"]) == (200, "abcdef", "HIT")
+
+
+# --- a stored entry that is not fresh: read again to revalidate it ---------------------
+
+
+@pytest.fixture(params=["memory", "tiered"])
+async def native_cache(
+    request: pytest.FixtureRequest, anyio_backend: str
+) -> AsyncIterator[FastAPICache]:
+    """A cache whose hits the native store answers: MemoryBackend, or a
+    TieredBackend (its L1) over Redis."""
+    if request.param == "memory":
+        yield FastAPICache()
+        return
+    cache = FastAPICache(TieredBackend(RedisBackend.from_url(request.getfixturevalue("redis_url"))))
+    try:
+        yield cache
+    finally:
+        await cache.backend.close()
+
+
+class ByLanguage:
+    """GET /r in namespace "ns": one variant per Accept-Language (Vary), stale
+    at once (max-age=0), with an ETag of its own; a matching If-None-Match gets
+    a 304 that makes the entry fresh for a minute."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str | None]] = []
+
+    def router(self, cache: FastAPICache) -> Any:
+        router = caching_router()
+
+        @cache(namespace="ns")
+        @router.get("/r")
+        def resource(request: Request) -> Response:
+            lang = request.headers["accept-language"]
+            condition = request.headers.get("if-none-match")
+            self.asked.append((lang, condition))
+            fields = {"etag": f'"{lang}"', "cache-control": "max-age=0", "vary": "accept-language"}
+            if condition == fields["etag"]:
+                return Response(status_code=304, headers={**fields, "cache-control": "max-age=60"})
+            return PlainTextResponse(f"{lang}|{len(self.asked)}", headers=fields)
+
+        return router
+
+    async def store(self, client: Any, cache: FastAPICache, *langs: str) -> None:
+        await client.get("/r", headers={"accept-language": "en"})  # starts the listener
+        await _l1_settled(cache)
+        for lang in langs:
+            await client.get("/r", headers={"accept-language": lang})
+
+
+async def _l1_settled(cache: FastAPICache) -> None:
+    # A TieredBackend keeps entries in L1 only briefly until it listens for
+    # invalidations; wait for that, so the lookups below find them in L1.
+    backend = cache.backend
+    if isinstance(backend, TieredBackend):
+        with anyio.fail_after(10):
+            while not backend.listening:
+                await anyio.sleep(0.01)
+
+
+async def _ask(client: Any, lang: str) -> tuple[str, str | None]:
+    answer = await client.get("/r", headers={"accept-language": lang})
+    return answer.text, answer.headers.get("x-cache")
+
+
+async def test_a_stale_variant_in_a_namespace_is_revalidated_with_its_own_validator(
+    native_cache: FastAPICache,
+) -> None:
+    # The native hit path finds the entry stored but stale; the route reads that
+    # very entry (its namespace, the request's variant) to revalidate it.
+    origin = ByLanguage()
+    async with open_client(make_app(origin.router(native_cache))) as client:
+        await origin.store(client, native_cache, "fr", "de")
+        revalidated = await _ask(client, "de")
+    assert origin.asked[-1] == ("de", '"de"')
+    assert revalidated == ("de|3", "HIT")  # the endpoint said 304
+    assert native_cache.stats()["route"].get("lookup_errors", 0) == 0
+
+
+async def test_a_304_freshening_one_variant_leaves_the_others_theirs(
+    native_cache: FastAPICache,
+) -> None:
+    # RFC 9111 section 4.1: a stored response whose Vary names fields the
+    # request does not match must not answer it. Freshening the "fr" variant
+    # once stored it with no Vary at all, and "de" clients got the French body.
+    origin = ByLanguage()
+    async with open_client(make_app(origin.router(native_cache))) as client:
+        await origin.store(client, native_cache, "fr", "de")
+        french = await _ask(client, "fr")  # a 304: fr is fresh now
+        german = await _ask(client, "de")
+        french_again = await _ask(client, "fr")
+    assert (french, german, french_again) == (("fr|2", "HIT"), ("de|3", "HIT"), ("fr|2", "HIT"))
+    assert origin.asked[-2:] == [("fr", '"fr"'), ("de", '"de"')]
