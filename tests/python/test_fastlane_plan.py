@@ -4,6 +4,7 @@ conditions and early-dependency headers, on every backend."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,7 +19,7 @@ from test_fastlane_lane_hits import _spy_on_routing
 from test_route_dependencies import _stamp, _teapot
 from test_route_freshness import NOW, Clock, Origin
 
-from fastapi_caching_route import FastAPICache, RedisBackend, TieredBackend
+from fastapi_caching_route import FastAPICache, MemoryBackend, RedisBackend, TieredBackend
 
 pytestmark = pytest.mark.anyio
 
@@ -280,3 +281,27 @@ async def test_a_304_freshening_one_variant_leaves_the_others_theirs(
         french_again = await _ask(client, "fr")
     assert (french, german, french_again) == (("fr|2", "HIT"), ("de|3", "HIT"), ("fr|2", "HIT"))
     assert origin.asked[-2:] == [("fr", '"fr"'), ("de", '"de"')]
+
+
+class FailingPeek(MemoryBackend):
+    """The native store, failing only the route's second look at a stale entry."""
+
+    def peek_nowait(self, *args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("store down")
+
+
+async def test_a_stale_entry_that_cannot_be_read_again_is_a_logged_lookup_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    cache = FastAPICache(FailingPeek())
+    origin = ByLanguage()
+    with caplog.at_level(logging.WARNING, logger="fastapi_caching_route"):
+        async with open_client(make_app(origin.router(cache))) as client:
+            await origin.store(client, cache, "fr")
+            answer = await _ask(client, "fr")
+    # Served as a miss: the endpoint asked without the entry's validator.
+    assert answer == ("fr|3", "MISS")
+    assert origin.asked[-1] == ("fr", None)
+    assert cache.stats()["route"]["lookup_errors"] == 1
+    messages = [r.getMessage() for r in caplog.records if r.name == "fastapi_caching_route"]
+    assert messages == ["cache lookup failed; serving uncached"]
