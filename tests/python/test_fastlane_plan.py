@@ -305,3 +305,63 @@ async def test_a_stale_entry_that_cannot_be_read_again_is_a_logged_lookup_error(
     assert cache.stats()["route"]["lookup_errors"] == 1
     messages = [r.getMessage() for r in caplog.records if r.name == "fastapi_caching_route"]
     assert messages == ["cache lookup failed; serving uncached"]
+
+
+# --- what the awaiting lane asks the store ---------------------------------------------
+
+
+async def test_a_lane_miss_in_l1_is_not_looked_up_natively_twice(redis_url: str) -> None:
+    # The hit path's L1 miss is counted once; the awaited lookup then asks the
+    # tiered store (whose get() looks at L1 once more, then Redis) -- not the
+    # hit path again.
+    cache = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    router = caching_router()
+
+    @cache()
+    @router.get("/items")
+    def items(q: str) -> str:
+        return q
+
+    app = make_app(router)
+    asked = _spy_on_routing(app)
+    try:
+        async with open_client(app) as client:
+            await client.get("/items?q=a")
+            await client.get("/items?q=a")  # routed: teaches the lane
+            before = cache.backend.stats()["misses"]
+            miss = await client.get("/items?q=b")
+            after = cache.backend.stats()["misses"]
+    finally:
+        await cache.backend.close()
+    assert (miss.json(), miss.headers["x-cache"]) == ("b", "MISS")
+    assert asked == ["/items"] * 3  # the lane looked q=b up, then routing stored it
+    assert after - before == 2
+
+
+async def test_request_directives_on_the_lane_are_the_route_s(make_cache: MakeCache) -> None:
+    # no-store only keeps a response from being stored: a hit still answers it,
+    # on the lane. no-cache bypasses the lookup: the route counts it.
+    cache = make_cache()
+    router = caching_router()
+    calls = Calls()
+
+    @cache(honor_request_cache_control=True)
+    @router.get("/items")
+    def items() -> str:
+        calls()
+        return "items"
+
+    app = make_app(router)
+    asked = _spy_on_routing(app)
+    async with open_client(app) as client:
+        await client.get("/items")
+        await client.get("/items")  # routed: teaches the lane
+        no_store = await client.get("/items", headers={"cache-control": "no-store"})
+        no_cache = await client.get("/items", headers={"cache-control": "no-cache"})
+    assert no_store.headers["x-cache"] == "HIT"
+    assert no_cache.headers["x-cache"] == "MISS"
+    assert asked == ["/items"] * 3  # the no-cache request went on to the route
+    assert calls.count == 2
+    route = cache.stats()["route"]
+    assert route["bypass_request_no_cache"] == 1
+    assert "lookup_errors" not in route
