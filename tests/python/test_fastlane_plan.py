@@ -365,3 +365,50 @@ async def test_request_directives_on_the_lane_are_the_route_s(make_cache: MakeCa
     route = cache.stats()["route"]
     assert route["bypass_request_no_cache"] == 1
     assert "lookup_errors" not in route
+
+
+async def test_an_edge_miss_never_leads_the_lane_past_credentials_a_middleware_added(
+    redis_url: str,
+) -> None:
+    # The edge lane misses /a's key in L1 (no credentials yet) and leaves it in
+    # the scope; a middleware then adds an Authorization header. The fast lane's
+    # own look finds credentials and gives no key: the edge's must not send it
+    # to Redis, where another worker's entry would answer the request.
+    class LogIn:
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http" and (b"x-log-in", b"1") in scope["headers"]:
+                scope["headers"] = [*scope["headers"], (b"authorization", b"Bearer t")]
+            await self.app(scope, receive, send)
+
+    def app_on(cache: FastAPICache, calls: Calls) -> Any:
+        router = caching_router()
+
+        @cache(edge=True)
+        @router.get("/a")
+        def route_a(q: str = "") -> str:
+            calls()
+            return f"a:{q}"
+
+        app = make_app(router)
+        app.add_middleware(LogIn)
+        return cache.edge(app)
+
+    calls = Calls()
+    writer = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    reader = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    try:
+        async with open_client(app_on(writer, Calls())) as client:
+            await client.get("/a?q=other-worker")  # only in Redis, not in reader's L1
+        async with open_client(app_on(reader, calls)) as client:
+            await client.get("/a?q=1")  # routed: the edge learns /a, the lane is installed
+            await client.get("/a?q=2")  # an edge miss, routed: the lane learns /a
+            logged_in = await client.get("/a?q=other-worker", headers={"x-log-in": "1"})
+    finally:
+        await writer.backend.close()
+        await reader.backend.close()
+    assert logged_in.json() == "a:other-worker"
+    assert "x-cache" not in logged_in.headers  # bypassed: it carries credentials
+    assert calls.count == 3
