@@ -412,3 +412,33 @@ async def test_an_edge_miss_never_leads_the_lane_past_credentials_a_middleware_a
     assert logged_in.json() == "a:other-worker"
     assert "x-cache" not in logged_in.headers  # bypassed: it carries credentials
     assert calls.count == 3
+
+
+async def test_a_key_of_exactly_the_maximum_length_is_answered_on_the_lane(
+    make_cache: MakeCache,
+) -> None:
+    # The limit is inclusive, on the lane as on the route.
+    cache = make_cache(max_key_length=80)
+    router = caching_router()
+
+    @cache()
+    @router.get("/k/{text}")
+    def keyed(text: str) -> str:
+        return text
+
+    app = make_app(router)
+    asked = _spy_on_routing(app)
+    async with open_client(app) as client:
+        # One character more makes the key one longer: the longest cached text
+        # has a key of exactly max_key_length.
+        longest = ""
+        for size in range(1, 81):
+            text = "z" * size
+            if "x-cache" not in (await client.get(f"/k/{text}")).headers:
+                break
+            longest = text
+        assert 0 < len(longest) < 80
+        asked.clear()
+        hits = [await client.get(f"/k/{longest}") for _ in range(2)]
+    assert [r.headers["x-cache"] for r in hits] == ["HIT", "HIT"]
+    assert asked == []  # learned when it was stored: both answered on the lane
