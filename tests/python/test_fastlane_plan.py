@@ -442,3 +442,45 @@ async def test_a_key_of_exactly_the_maximum_length_is_answered_on_the_lane(
         hits = [await client.get(f"/k/{longest}") for _ in range(2)]
     assert [r.headers["x-cache"] for r in hits] == ["HIT", "HIT"]
     assert asked == []  # learned when it was stored: both answered on the lane
+
+
+# --- request directives after waiting for a leader --------------------------------------
+
+
+async def test_a_pragma_no_cache_request_that_waited_for_a_leader_still_asks_the_endpoint(
+    make_cache: MakeCache,
+) -> None:
+    # RFC 9111 section 5.4: Pragma: no-cache (without Cache-Control) is
+    # no-cache; the leader's fresh entry must not answer it.
+    cache = make_cache()
+    router = caching_router()
+    calls = Calls()
+    entered, release = anyio.Event(), anyio.Event()
+
+    @cache(honor_request_cache_control=True)
+    @router.get("/slow")
+    async def slow() -> str:
+        calls()
+        count = calls.count
+        if count == 1:
+            entered.set()
+            await release.wait()
+        return f"call {count}"
+
+    answers: dict[str, Any] = {}
+    async with open_client(make_app(router)) as client:
+
+        async def get(name: str, headers: dict[str, str]) -> None:
+            answers[name] = await client.get("/slow", headers=headers)
+
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                group.start_soon(get, "leader", {})
+                await entered.wait()
+                group.start_soon(get, "no-cache", {"pragma": "no-cache"})
+                while cache.stats()["route"].get("coalesced", 0) < 1:
+                    await anyio.sleep(0.01)  # it waits for the leader now
+                release.set()
+    assert answers["leader"].json() == "call 1"
+    assert answers["no-cache"].json() == "call 2"
+    assert calls.count == 2
