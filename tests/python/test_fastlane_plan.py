@@ -11,6 +11,7 @@ from typing import Any
 import anyio
 import pytest
 import test_route_freshness
+from aiocache import SimpleMemoryCache
 from conftest import Calls, MakeCache, caching_router, make_app, open_client
 from fastapi import Depends, Request, Response
 from fastapi.responses import PlainTextResponse
@@ -19,7 +20,14 @@ from test_fastlane_lane_hits import _spy_on_routing
 from test_route_dependencies import _stamp, _teapot
 from test_route_freshness import NOW, Clock, Origin
 
-from fastapi_caching_route import FastAPICache, MemoryBackend, RedisBackend, TieredBackend
+from fastapi_caching_route import (
+    AiocacheBackend,
+    FastAPICache,
+    MemoryBackend,
+    RedisBackend,
+    StoredResponse,
+    TieredBackend,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -484,3 +492,63 @@ async def test_a_pragma_no_cache_request_that_waited_for_a_leader_still_asks_the
     assert answers["leader"].json() == "call 1"
     assert answers["no-cache"].json() == "call 2"
     assert calls.count == 2
+
+
+class ReadsDown(AiocacheBackend):
+    """aiocache's memory store whose reads fail while ``down`` (writes work)."""
+
+    down = False
+
+    async def get(
+        self, key: str, namespace: str | None = None, *, headers: Any = None
+    ) -> StoredResponse | None:
+        if self.down:
+            raise ConnectionError("reads down")
+        return await super().get(key, namespace, headers=headers)
+
+
+async def test_a_follower_s_stale_answer_from_the_leader_refreshes_the_leader_s_key() -> None:
+    # The store cannot be read: a follower takes the leader's entry, stale at
+    # once but within stale-while-revalidate, and starts its refresh -- of
+    # that key, so the refreshed response is what the key holds afterwards.
+    backend = ReadsDown(SimpleMemoryCache())
+    cache = FastAPICache(backend)
+    router = caching_router()
+    calls = Calls()
+    entered, release = anyio.Event(), anyio.Event()
+
+    @cache()
+    @router.get("/slow")
+    async def slow() -> PlainTextResponse:
+        calls()
+        count = calls.count
+        if count == 1:
+            entered.set()
+            await release.wait()
+        swr = {"cache-control": "max-age=0, stale-while-revalidate=600", "etag": f'"{count}"'}
+        return PlainTextResponse(f"call {count}", headers=swr)
+
+    answers: dict[str, Any] = {}
+    async with open_client(make_app(router)) as client:
+
+        async def get(name: str) -> None:
+            answers[name] = await client.get("/slow")
+
+        backend.down = True
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                group.start_soon(get, "leader")
+                await entered.wait()
+                group.start_soon(get, "follower")
+                while cache.stats()["route"].get("coalesced", 0) < 1:
+                    await anyio.sleep(0.01)  # it waits for the leader now
+                release.set()
+            assert await cache.wait_for_refreshes()
+        backend.down = False
+        endpoint_calls = calls.count  # the leader's and the refresh's
+        after = await client.get("/slow")  # stale too: it starts a refresh of its own
+        assert await cache.wait_for_refreshes()
+    assert answers["follower"].text == "call 1"
+    assert cache.stats()["route"]["coalesced_from_leader"] == 1
+    assert after.text == "call 2"  # what the refresh stored under the key
+    assert endpoint_calls == 2
