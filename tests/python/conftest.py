@@ -19,7 +19,7 @@ import pytest
 from aiocache import SimpleMemoryCache
 from fastapi import APIRouter, FastAPI
 
-from fastapi_caching_route import CachingRoute, FastAPICache, MemoryBackend, RedisBackend
+from fastapi_caching_route import CachingRoute, FastAPICache, MemoryBackend, RedisBackend, _plan
 
 BACKEND_KINDS = ("memory", "aiocache", "redis")
 ENDPOINT_KINDS = ("def", "async def")
@@ -183,3 +183,24 @@ def headers_without(response: httpx.Response, *names: str) -> list[tuple[str, st
     """
     skip = {n.lower() for n in names} | {"age"}
     return [(k.lower(), v) for k, v in response.headers.multi_items() if k.lower() not in skip]
+
+
+CLOCK_START = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
+
+
+class Clock:
+    """Stands in for the ``time`` module inside ``_plan`` (stored_at, Age, dates)."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The route's clock, at CLOCK_START; tests move it by setting ``now``."""
+    fake = Clock(CLOCK_START)
+    monkeypatch.setattr(_plan, "time", fake)
+    return fake

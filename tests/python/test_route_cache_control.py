@@ -5,33 +5,14 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import Calls, MakeCache, caching_router, make_app, open_client
+from conftest import Calls, Clock, MakeCache, caching_router, make_app, open_client
 from fastapi import Response
 from fastapi.responses import PlainTextResponse
-
-from fastapi_caching_route import _plan
 
 pytestmark = pytest.mark.anyio
 
 KEY = "cc-key"
 BODY = "cache-control body"
-
-
-class Clock:
-    """Stands in for the ``time`` module inside ``_plan`` (stored_at, Age, dates)."""
-
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(1_700_000_000.0)
-    monkeypatch.setattr(_plan, "time", fake)
-    return fake
 
 
 def _router(  # type: ignore[no-untyped-def]

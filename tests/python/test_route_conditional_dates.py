@@ -4,7 +4,7 @@ If-None-Match, and what a 304 carries."""
 from typing import Any
 
 import pytest
-from conftest import Calls, MakeCache, caching_router, make_app, open_client
+from conftest import Calls, Clock, MakeCache, caching_router, make_app, open_client
 from fastapi import Response
 from fastapi.responses import PlainTextResponse
 
@@ -27,14 +27,6 @@ LATER_CLOCK = 1_700_000_000.0
 OWN = "Wed, 21 Oct 2015 07:28:00 GMT"
 OWN_BEFORE = "Wed, 21 Oct 2015 07:27:59 GMT"
 OWN_AFTER = "Thu, 22 Oct 2015 07:28:00 GMT"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
 
 
 @pytest.fixture

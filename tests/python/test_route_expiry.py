@@ -13,26 +13,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiocache import SimpleMemoryCache
-from conftest import Calls, caching_router, make_app, open_client
+from conftest import Calls, Clock, caching_router, make_app, open_client
 
-from fastapi_caching_route import FastAPICache, RedisBackend, _plan
+from fastapi_caching_route import FastAPICache, RedisBackend
 
 pytestmark = pytest.mark.anyio
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(1_700_000_000.0)
-    monkeypatch.setattr(_plan, "time", fake)
-    return fake
 
 
 @pytest.fixture(params=["aiocache", "redis"])

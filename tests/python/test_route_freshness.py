@@ -9,33 +9,18 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import Calls, MakeCache, caching_router, make_app, open_client
+from conftest import CLOCK_START, Calls, Clock, MakeCache, caching_router, make_app, open_client
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 
-from fastapi_caching_route import FastAPICache, _plan
+from fastapi_caching_route import FastAPICache
 
 pytestmark = pytest.mark.anyio
 
-NOW = 1_700_000_000.0  # Tue, 14 Nov 2023 22:13:20 GMT
+NOW = CLOCK_START  # the clock fixture starts here
 DATE = "Tue, 14 Nov 2023 22:13:20 GMT"
 PLUS_60 = "Tue, 14 Nov 2023 22:14:20 GMT"
 MINUS_DAY = "Mon, 13 Nov 2023 22:13:20 GMT"
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(NOW)
-    monkeypatch.setattr(_plan, "time", fake)
-    return fake
 
 
 class Origin:

@@ -15,32 +15,17 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import MakeCache, caching_router, make_app, open_client
+from conftest import CLOCK_START, Clock, MakeCache, caching_router, make_app, open_client
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import PlainTextResponse
 from starlette.background import BackgroundTask
 from starlette.types import Receive, Scope, Send
 
-from fastapi_caching_route import FastAPICache, _plan
+from fastapi_caching_route import FastAPICache
 
 pytestmark = pytest.mark.anyio
 
-NOW = 1_700_000_000.0
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock(NOW)
-    monkeypatch.setattr(_plan, "time", fake)
-    return fake
+NOW = CLOCK_START  # the clock fixture starts here
 
 
 class Endpoint:
