@@ -10,15 +10,14 @@ from typing import Any
 
 import anyio
 import pytest
-import test_route_freshness
 from aiocache import SimpleMemoryCache
-from conftest import Calls, MakeCache, caching_router, make_app, open_client
+from conftest import Calls, Clock, MakeCache, caching_router, make_app, open_client
 from fastapi import Depends, Request, Response
 from fastapi.responses import PlainTextResponse
 from test_edge import _app as edge_app
 from test_fastlane_lane_hits import _spy_on_routing
 from test_route_dependencies import _stamp, _teapot
-from test_route_freshness import NOW, Clock, Origin
+from test_route_freshness import NOW, Origin
 
 from fastapi_caching_route import (
     AiocacheBackend,
@@ -30,8 +29,6 @@ from fastapi_caching_route import (
 )
 
 pytestmark = pytest.mark.anyio
-
-clock = test_route_freshness.clock  # the fixture moving the route's clock by hand
 
 
 # --- methods and keys ------------------------------------------------------------------
