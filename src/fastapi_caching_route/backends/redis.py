@@ -249,6 +249,13 @@ class RedisBackend(CacheBackend):
             raise TypeError("namespace must be a str or None")
         if not isinstance(lock, bool):
             raise TypeError(f"lock must be a bool, not {type(lock).__name__}")
+        if client.get_encoder().decode_responses:
+            # Entries are binary: such a client fails every read, which would
+            # leave the route uncached without saying why.
+            raise ValueError(
+                "RedisBackend needs a client that returns bytes; "
+                "create it without decode_responses=True"
+            )
         self.client = client
         self.namespace = namespace
         self.prefix = prefix
