@@ -430,7 +430,7 @@ class RedisBackend(CacheBackend):
         members_of = await _gather(
             self._call(self._tag_members(keys=[tag_key])) for tag_key in tag_keys
         )
-        names = (_as_bytes(m).decode("utf-8", "replace") for m in _flat(members_of))
+        names = (bytes(m).decode("utf-8", "replace") for m in _flat(members_of))
         keys = list(dict.fromkeys(names))
         if soft:
             now = time.time()
@@ -516,7 +516,7 @@ class RedisBackend(CacheBackend):
         batch: list[Any] = []
         indexes: list[Any] = []
         async for redis_key in self.client.scan_iter(match=pattern, count=_SCAN_BATCH):
-            is_index = _as_bytes(redis_key).startswith(tag_prefix)
+            is_index = bytes(redis_key).startswith(tag_prefix)
             (indexes if is_index else batch).append(redis_key)
             if len(batch) >= _SCAN_BATCH:
                 removed += int(await self._call(self.client.unlink(*batch)))
@@ -611,10 +611,6 @@ async def _gather(awaitables: Iterable[Awaitable[_T]]) -> list[_T]:
 
 def _flat(lists: Iterable[Iterable[_T]]) -> list[_T]:
     return [item for items in lists for item in items]
-
-
-def _as_bytes(value: str | bytes) -> bytes:
-    return value.encode() if isinstance(value, str) else value
 
 
 def _glob_escape(text: str) -> str:
