@@ -212,3 +212,46 @@ async def test_a_tags_function_returning_a_non_str_or_empty_tag_stores_nothing(
     assert all("x-cache" not in a.headers for a in answers)
     assert calls.count == 2
     assert cache.stats()["route"]["tag_errors"] == 2
+
+
+async def test_a_freshened_entry_keeps_its_media_type(make_cache: MakeCache, clock: Clock) -> None:
+    # get_cached() hands out what the route stored; a 304 changes fields, not the media type.
+    cache = make_cache()
+    origin = Revalidated({"cache-control": "max-age=10"}, {"cache-control": "max-age=100"})
+    app = make_app(origin.router(cache, key_builder=lambda request: "the-key"))
+    async with open_client(app) as client:
+        await client.get("/r")
+        clock.now = NOW + 20
+        await client.get("/r")  # freshened by a 304
+    assert origin.calls.count == 2
+    stored = await cache.get_cached("the-key")
+    assert stored is not None
+    assert stored["media_type"] == "text/plain"
+
+
+# --- the stored Last-Modified is parsed as of the response's time ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("since", "status"), [(MINUS_MINUTE, 304), (MINUS_HOUR, 200)], ids=["same", "earlier"]
+)
+async def test_an_rfc_850_last_modified_is_read_in_the_right_century(
+    make_cache: MakeCache, clock: Clock, since: str, status: int
+) -> None:
+    # RFC 9110 section 5.6.7: a two-digit year "that appears to be more than 50
+    # years in the future" is in the past century -- judged from now (2023),
+    # "23" is 2023, and If-Modified-Since on hits compares against that date.
+    cache = make_cache()
+    router = caching_router()
+
+    @cache(ttl=60)
+    @router.get("/old")
+    def old() -> Response:
+        return PlainTextResponse(
+            "body", headers={"last-modified": "Tuesday, 14-Nov-23 22:12:20 GMT"}
+        )
+
+    async with open_client(make_app(router)) as client:
+        await client.get("/old")
+        hit = await client.get("/old", headers={"if-modified-since": since})
+    assert (hit.status_code, hit.headers["x-cache"]) == (status, "HIT")
