@@ -145,6 +145,8 @@ def _unwrapped(call: Any) -> Any:
 
 def _is_coroutine(call: Any) -> bool:
     call = _unwrapped(call)
+    if inspect.isclass(call):
+        return False  # constructed, as FastAPI does, whatever its __call__ is
     method = getattr(call, "__call__", None)  # noqa: B004 - an instance with async __call__
     return any(_coroutine_function(target) for target in (call, method))
 
