@@ -318,3 +318,27 @@ async def test_a_failed_renewal_is_tried_again_at_the_next_one(redis_url: str) -
         assert await handle.release()
     finally:
         await holder.close()
+
+
+async def test_a_holder_whose_lock_was_taken_stops_holding_it_at_the_next_renewal(
+    redis_url: str,
+) -> None:
+    # The renewal finds another worker's token: the handle says so at once,
+    # not only when its own lease would have run out.
+    holder = RedisBackend.from_url(redis_url, lock=True, lock_lease=3.0)
+    other = RedisBackend.from_url(redis_url, lock=True, lock_lease=30.0)
+    try:
+        handle = await holder.acquire("GET /taken")
+        assert handle is not None
+        await holder.client.delete(holder.lock_key("GET /taken"))  # as if it had expired
+        taken = await other.acquire("GET /taken")
+        assert taken is not None
+        renewal = handle._renewal  # type: ignore[attr-defined]
+        await asyncio.wait_for(renewal, DEADLINE)  # the first renewal (after a second) ends it
+        assert not handle.held
+        assert not await handle.release()  # and it leaves the other worker's lock alone
+        assert await other.client.exists(other.lock_key("GET /taken")) == 1
+        await taken.release()
+    finally:
+        await holder.close()
+        await other.close()

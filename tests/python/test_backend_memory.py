@@ -180,6 +180,10 @@ def test_an_entry_is_charged_for_its_body_validator_and_fields() -> None:
     assert charged(((b"x-field", b"v" * 100),)) - bare == len(b"x-field") + 100
     # A longer tag costs at least its extra bytes (its index entry may cost more).
     assert charged((), tags=("t" * 100,)) - charged((), tags=("t" * 50,)) >= 50
+    # A one-letter tag still costs what it takes in memory: its str object,
+    # its slot in the entry's tags and its bucket in the engine's tag index
+    # (a few hundred bytes on CPython), so max_bytes bounds the real footprint.
+    assert charged((), tags=("t",)) - bare >= 200
 
 
 async def test_without_a_ttl_an_entry_stays_past_a_second() -> None:
