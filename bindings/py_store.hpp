@@ -12,6 +12,7 @@
 #include "fcr/freshness.hpp"
 #include "fcr/key.hpp"
 #include "fcr/store.hpp"
+#include "fcr/vary.hpp"
 
 namespace fcr::py {
 
@@ -45,9 +46,11 @@ nanobind::tuple timing_tuple(const http::EntryTiming& timing);
 
 // The stored response answering a request: the payload itself, or the variant
 // of a Vary'd set that the request's header fields select (nullptr: none).
-// `headers` is only read for a variant set.
+// `headers` is only read for a variant set, whose set and chosen variant go to
+// `set_out` and `variant_out` when given.
 const ResponsePayload* response_for(const PayloadPtr& found, const std::vector<HeaderView>* headers,
-                                    double now);
+                                    double now, const vary::VariantSet** set_out = nullptr,
+                                    const vary::Variant** variant_out = nullptr);
 
 // Wall-clock seconds (what Python's time.time() returns).
 double wall_clock_now() noexcept;

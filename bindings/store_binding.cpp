@@ -63,12 +63,15 @@ double wall_clock_now() noexcept {
 }
 
 const ResponsePayload* response_for(const PayloadPtr& found, const std::vector<HeaderView>* headers,
-                                    double now) {
+                                    double now, const vary::VariantSet** set_out,
+                                    const vary::Variant** variant_out) {
   const Payload* payload = found.get();
   if (auto* set = dynamic_cast<const vary::VariantSet*>(payload)) {
     const std::vector<HeaderView> none;
     const vary::Variant* chosen = set->select(headers ? *headers : none, now);
     payload = chosen ? chosen->value.get() : nullptr;
+    if (set_out) *set_out = set;
+    if (variant_out) *variant_out = chosen;
   }
   return dynamic_cast<const ResponsePayload*>(payload);
 }
@@ -226,19 +229,30 @@ std::pair<bool, std::size_t> put_variant(PyStore& store, std::uint32_t ns, std::
 }
 
 // The stored fields, for the slow paths (get_cached, tests); get_entry() adds
-// the tags.
+// the tags and, for a variant, the Vary names and secondary key it is stored
+// under: a caller storing it back (a 304 freshening it) must replace that
+// variant only, never the whole key.
 template <bool with_tags>
 nb::object get_response(PyStore& store, std::uint32_t ns, std::string_view key, nb::handle headers,
                         bool count) {
   PayloadPtr found = count ? store.get(ns, key) : store.engine().peek(ns, key);
   std::vector<HeaderView> views;
   if (!headers.is_none()) views = header_views(headers.ptr());
-  const ResponsePayload* r = response_for(found, &views, wall_clock_now());
+  const vary::VariantSet* set = nullptr;
+  const vary::Variant* variant = nullptr;
+  const ResponsePayload* r = response_for(found, &views, wall_clock_now(), &set, &variant);
   if (!r) return nb::none();
   nb::str etag(r->etag.data(), r->etag.size());
   if constexpr (with_tags) {
+    nb::tuple names = nb::steal<nb::tuple>(PyTuple_New(set ? set->names().size() : 0));
+    for (std::size_t i = 0; set && i < set->names().size(); ++i) {
+      const std::string& name = set->names()[i];
+      PyTuple_SET_ITEM(names.ptr(), i, nb::str(name.data(), name.size()).release().ptr());
+    }
+    nb::str secondary = variant ? nb::str(variant->secondary.data(), variant->secondary.size())
+                                : nb::str("");
     return nb::make_tuple(r->status, r->headers, r->body, r->media_type, etag, r->etag_index,
-                          r->last_modified, timing_tuple(r->timing), r->tags);
+                          r->last_modified, timing_tuple(r->timing), r->tags, names, secondary);
   } else {
     return nb::make_tuple(r->status, r->headers, r->body, r->media_type, etag, r->etag_index,
                           r->last_modified, timing_tuple(r->timing));
@@ -400,8 +414,9 @@ void bind_store(nb::module_& m) {
                    "count: bool = True) -> tuple[int, "
                    "tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, int, "
                    "tuple[float, float, float, bool, bool, bool, bool, float, float], "
-                   "tuple[str, ...]] | None"),
-           "get_response() and the response's tags.")
+                   "tuple[str, ...], tuple[str, ...], str] | None"),
+           "get_response() and the response's tags, then the Vary names and the secondary key "
+           "of the variant (() and '' for a key stored without Vary).")
       .def("invalidate_tags", &invalidate_tags, nb::arg("ns"), nb::arg("tags"),
            nb::arg("soft") = false, nb::arg("now").none() = nb::none(), nb::arg("keep") = 300.0,
            nb::sig("def invalidate_tags(self, ns: int, tags: collections.abc.Sequence[str], "

@@ -37,8 +37,10 @@ class Store:
         (status, headers, body, media_type, etag, etag_index, last_modified, timing) of a stored response, or None; of a Vary'd key, the variant the request header fields `headers` select (None: a request without them). `count=False` reads without counting a hit or miss or touching the eviction policy.
         """
 
-    def get_entry(self, ns: int, key: str, headers: Sequence[tuple[bytes, bytes]] | None = None, count: bool = True) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, int, tuple[float, float, float, bool, bool, bool, bool, float, float], tuple[str, ...]] | None:
-        """get_response() and the response's tags."""
+    def get_entry(self, ns: int, key: str, headers: Sequence[tuple[bytes, bytes]] | None = None, count: bool = True) -> tuple[int, tuple[tuple[bytes, bytes], ...], bytes, str | None, str, int, int, tuple[float, float, float, bool, bool, bool, bool, float, float], tuple[str, ...], tuple[str, ...], str] | None:
+        """
+        get_response() and the response's tags, then the Vary names and the secondary key of the variant (() and '' for a key stored without Vary).
+        """
 
     def invalidate_tags(self, ns: int, tags: Sequence[str], soft: bool = False, now: float | None = None, keep: float = 300.0) -> int:
         """

@@ -395,7 +395,7 @@ class CachePlan:
             # 4.3.3), and this client asked for the whole response.
             scope[STATUS_KEY] = f"{forwarded}; fwd-status=304; detail=mismatch"
             return await storing.store(self, await original(request), key, request)
-        entry = storing.refreshed(self, stale, response, client_fields)
+        entry = storing.refreshed(self, stale, response)
         await storing.put_entry(self, key, entry)
         _, age, ttl_left = _core.decide_reuse(entry.timing, time.time(), True)
         scope[STATUS_KEY] = f"{forwarded}; fwd-status=304"

@@ -239,21 +239,9 @@ def refreshed(
     plan: CachePlan,
     entry: StoredResponse,
     not_modified: Response,
-    request_headers: list[tuple[bytes, bytes]],
 ) -> StoredResponse:
     """The stored entry freshened by a 304 (RFC 9111 section 4.3.4): its fields
     updated from the 304's, its freshness computed anew from them."""
-    vary, secondary = entry.vary, entry.secondary
-    if not vary:
-        # The native store reads a variant back without the Vary names it was
-        # stored under; stored without them it would replace every variant of
-        # the key. They are in its Vary field, and the request matched it.
-        _, names = _core.secondary_names(
-            MutableHeaders(raw=list(entry.raw_headers)).getlist("vary"), plan.key_headers
-        )
-        if names:
-            vary = tuple(names)
-            secondary = _core.secondary_key(names, request_headers)
     fields = _core.refreshed_fields(entry.raw_headers, tuple(not_modified.raw_headers))
     headers = MutableHeaders(raw=list(fields))
     now = plan.now()
@@ -267,8 +255,8 @@ def refreshed(
         entry.media_type,
         entry.last_modified if last_modified is None else last_modified,
         timing,
-        vary=vary,
-        secondary=secondary,
+        vary=entry.vary,
+        secondary=entry.secondary,
         tags=entry.tags,
     )
 

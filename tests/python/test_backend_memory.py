@@ -11,7 +11,7 @@ from conftest import Calls, caching_router, make_app, open_client
 from fastapi import Response
 from fastapi.responses import PlainTextResponse
 
-from fastapi_caching_route import FastAPICache, MemoryBackend
+from fastapi_caching_route import FastAPICache, MemoryBackend, _core
 from fastapi_caching_route._entry import StoredResponse
 
 pytestmark = pytest.mark.anyio
@@ -144,7 +144,44 @@ async def test_variants_are_read_back_by_the_request_headers_in_their_namespace(
                 (b"content-type", b"text/plain"),
                 (b"etag", f'"{language}"'.encode()),
             )
+            # Read back with what it is stored under, as every other backend does.
+            assert (found.vary, found.secondary) == (
+                ("accept-language",),
+                f"accept-language={language}",
+            )
     assert backend.get_nowait("GET /v", headers=[(b"accept-language", b"de")]) is None
+
+
+def test_a_variant_stored_back_as_read_replaces_only_itself() -> None:
+    # What a 304 does to the variant it freshens (RFC 9111 section 4.3.4): the
+    # other variants of the key stay, each answering its own requests.
+    backend = MemoryBackend()
+    for language in ("en", "de"):
+        variant = StoredResponse(
+            200,
+            (),
+            language.encode(),
+            "text/plain",
+            stored_at=time.time(),
+            lifetime=60,
+            vary=("accept-language",),
+            secondary=_core.secondary_key(
+                ["accept-language"], [(b"accept-language", language.encode())]
+            ),
+        )
+        assert backend.set_nowait("GET /v", variant, ttl=60)
+    german = [(b"accept-language", b"de")]
+    found = backend.peek_nowait("GET /v", headers=german)
+    assert found is not None
+    assert backend.set_nowait("GET /v", found, ttl=60)
+    english = backend.get_nowait("GET /v", headers=[(b"accept-language", b"en")])
+    assert english is not None and english.body == b"en"
+    again = backend.get_nowait("GET /v", headers=german)
+    assert again is not None and again.body == b"de"
+    plain = StoredResponse(200, (), b"plain", None, stored_at=time.time(), lifetime=60)
+    assert backend.set_nowait("GET /p", plain, ttl=60)
+    read = backend.get_nowait("GET /p")
+    assert read is not None and (read.vary, read.secondary) == ((), "")
 
 
 def test_get_counts_hits_and_misses_and_peek_counts_nothing() -> None:

@@ -142,13 +142,24 @@ class MemoryBackend(CacheBackend):
         found = self._store.get_entry(self._ns(namespace), key, headers, count)
         if found is None:
             return None
-        status, fields, body, media_type, etag, etag_index, modified, timing, tags = found
+        status, fields, body, media_type, etag, etag_index, modified, timing = found[:8]
+        tags, vary, secondary = found[8:]
         if etag:
             with_etag = list(fields)
             with_etag.insert(etag_index, (b"etag", etag.encode("latin-1")))
             fields = tuple(with_etag)
+        # A variant comes back with the Vary names and secondary key it is
+        # stored under, so storing it back replaces that variant only.
         return StoredResponse.from_timing(
-            status, fields, body, media_type, modified, timing, tags=tags
+            status,
+            fields,
+            body,
+            media_type,
+            modified,
+            timing,
+            vary=vary,
+            secondary=secondary,
+            tags=tags,
         )
 
     async def get(
