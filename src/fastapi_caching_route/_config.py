@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from fastapi.dependencies.utils import get_dependant
 from fastapi.params import Depends
 
 from ._types import CacheParamsBase, KeyBuilder, TagsBuilder
@@ -96,7 +97,30 @@ def validate_dependencies(dependencies: object) -> tuple[Depends, ...]:
             )
         if dependency.dependency is None or not callable(dependency.dependency):
             raise TypeError("each early dependency must be Depends(<callable>)")
+        body_param = _body_param_of(dependency.dependency)
+        if body_param is not None:
+            name = getattr(dependency.dependency, "__name__", repr(dependency.dependency))
+            raise TypeError(
+                f"dependencies: {name} reads the request body (parameter {body_param!r}), but "
+                "early dependencies run before the body is read, so every request would get "
+                "a 422; let it read query, header, cookie or path parameters instead"
+            )
     return tuple(dependencies)
+
+
+def _body_param_of(call: Callable[..., Any]) -> str | None:
+    """The first body, form or file parameter of a guard or of its
+    sub-dependencies, as FastAPI would read them; None when it has none."""
+    try:
+        pending = [get_dependant(path="", call=call)]
+    except Exception:  # FastAPI will report what it cannot read when the route runs
+        return None
+    while pending:
+        dependant = pending.pop()
+        if dependant.body_params:
+            return dependant.body_params[0].alias
+        pending.extend(dependant.dependencies)
+    return None
 
 
 def validate_methods(methods: object) -> frozenset[str]:

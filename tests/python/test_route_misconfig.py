@@ -1,11 +1,13 @@
 """Misconfiguration raises ValueError/TypeError naming the parameter when the
 cache, backend or decorator is created -- never later, at request time."""
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from conftest import MakeCache, caching_router
+from fastapi import Body, Depends, Header
 
 from fastapi_caching_route import MemoryBackend
 
@@ -120,3 +122,35 @@ def test_a_valid_configuration_is_accepted(make_cache: MakeCache) -> None:
         return "ok"
 
     assert decorator(router.get("/ok")(endpoint)) is endpoint
+
+
+def _body_guard(token: Annotated[str, Body()]) -> None: ...
+
+
+def _guard_over_a_body_guard(_: Annotated[None, Depends(_body_guard)]) -> None: ...
+
+
+class _BodyGuardClass:
+    def __init__(self, payload: Annotated[dict[str, str], Body()]) -> None: ...
+
+
+def _header_guard(x_api_key: Annotated[str, Header()]) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("guard", "named"),
+    [
+        (_body_guard, "_body_guard reads the request body (parameter 'token')"),
+        (_guard_over_a_body_guard, "_guard_over_a_body_guard reads the request body"),
+        (_BodyGuardClass, "_BodyGuardClass reads the request body (parameter 'payload')"),
+    ],
+)
+def test_an_early_dependency_reading_the_body_is_refused_at_decoration(
+    make_cache: MakeCache, guard: Callable[..., Any], named: str
+) -> None:
+    # Early dependencies run before the body is read: such a guard would
+    # answer 422 to every request, so the decorator says so at once.
+    cache = make_cache()
+    with pytest.raises(TypeError, match=re.escape(named)):
+        cache(dependencies=[Depends(guard)])
+    assert cache(dependencies=[Depends(_header_guard)]) is not None
