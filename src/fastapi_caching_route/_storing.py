@@ -90,16 +90,17 @@ async def store(plan: CachePlan, response: Response, key: str, request: Request)
         config.shared and _has_authorization(scope),
         config.shared,
     )
-    # The endpoint's own validators, before ours are added: a response stale on
-    # arrival is worth storing only if it can be revalidated.
-    has_validator = "etag" in headers or "last-modified" in headers
-    if verdict == "zero_lifetime" and has_validator:
+    # A response stale on arrival (max-age=0) is stored when it can be
+    # revalidated or served stale (RFC 5861): worth_storing decides below.
+    if verdict == "zero_lifetime":
         verdict = "store"
     if verdict != "store":
         counters[f"not_stored_{verdict}"] += 1
         return response
     now = plan.now()
     timing = timing_of(plan, headers, response.status_code, cache_control, now)
+    # The endpoint's own validators, before ours are added.
+    has_validator = "etag" in headers or "last-modified" in headers
     if not _core.worth_storing(timing, has_validator):
         counters["not_stored_zero_lifetime"] += 1
         return response

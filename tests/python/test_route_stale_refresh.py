@@ -140,6 +140,37 @@ async def test_an_entry_gone_before_its_refresh_runs_is_fetched_as_a_miss(clock:
     assert _route(cache)["refreshes_succeeded"] == 1
 
 
+async def test_a_response_stale_on_arrival_within_its_stale_window_is_stored(
+    make_cache: MakeCache,
+) -> None:
+    # RFC 5861 section 3: "max-age=0, stale-while-revalidate=30" lets a cache
+    # answer from the response for 30 s while it refreshes it, validator or
+    # not (without one, the refresh asks for the whole response). The real
+    # clock: the store keeps the entry for its stale window, by the wall clock.
+    cache = make_cache()
+    router = caching_router()
+    calls: list[int] = []
+
+    @cache()
+    @router.get("/zero")
+    async def zero() -> Response:
+        calls.append(1)
+        return PlainTextResponse(
+            f"v{len(calls)}", headers={"cache-control": "max-age=0, stale-while-revalidate=30"}
+        )
+
+    async with open_client(make_app(router)) as client:
+        first = await _get(client, "/zero")
+        second = await _get(client, "/zero")
+        await _refreshed(cache)
+        third = await _get(client, "/zero")
+        await _refreshed(cache)
+    assert first == ("v1", "MISS")
+    assert second == ("v1", "STALE")
+    assert third == ("v2", "STALE")  # what the refresh stored, itself stale at once
+    assert "not_stored_zero_lifetime" not in _route(cache)
+
+
 # --- one refresh per key, and the cap ---------------------------------------------------------
 
 
