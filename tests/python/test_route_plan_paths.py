@@ -20,13 +20,15 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import caching_router, make_app, open_client
-from fastapi import Response
+from conftest import CLOCK_START, Clock, MakeCache, caching_router, make_app, open_client
+from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 
 from fastapi_caching_route import (
     FastAPICache,
+    MemoryBackend,
     RedisBackend,
+    StoredResponse,
 )
 
 pytestmark = pytest.mark.anyio
@@ -180,3 +182,217 @@ async def test_a_request_that_waited_too_long_for_the_lock_runs_the_endpoint_and
     assert lock_seen == [1, 1]  # it ran while the holder still held the lock
     assert fell_through_once == 1
     assert _route(cache)["lock_fell_through"] == 2
+
+
+# --- coalescing: a request that looked while a leader finished; followers that give up --------
+
+
+async def test_without_coalescing_the_answer_is_stored_under_the_requests_key(
+    make_cache: MakeCache,
+) -> None:
+    cache = make_cache(coalesce=False)
+    router = caching_router()
+    calls: list[int] = []
+
+    @cache(ttl=60)
+    @router.get("/plain")
+    async def plain() -> Response:
+        calls.append(1)
+        return PlainTextResponse(f"call {len(calls)}")
+
+    async with open_client(make_app(router)) as client:
+        answers = [await client.get("/plain") for _ in range(2)]
+    assert [(r.text, r.headers["x-cache"]) for r in answers] == [
+        ("call 1", "MISS"),
+        ("call 1", "HIT"),
+    ]
+
+
+class _HeldLookup(MemoryBackend):
+    """An async backend without a native hit path whose lookup for the request
+    marked ``x-held: 1`` reads the store, then waits for ``hold`` before
+    answering what it read: a lookup still out while another request leads."""
+
+    hit_path = None  # type: ignore[assignment]  # every lookup is get()
+    synchronous = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hold: asyncio.Event | None = None
+        self.holding = asyncio.Event()
+
+    async def get(
+        self, key: str, namespace: str | None = None, *, headers: Any = None
+    ) -> StoredResponse | None:
+        found = self.get_nowait(key, namespace, headers=headers)
+        if self.hold is not None and (b"x-held", b"1") in list(headers or ()):
+            hold, self.hold = self.hold, None  # once
+            self.holding.set()
+            await hold.wait()
+        return found
+
+
+class _Validating:
+    """GET /v: 'v1' with ETag "v1" and `cache_control`; a 304 to a request
+    naming that tag. Records each call's If-None-Match; `gate`, when set,
+    holds the call numbered `gated` until it is set."""
+
+    def __init__(self, cache_control: str) -> None:
+        self.cache_control = cache_control
+        self.asked: list[str | None] = []
+        self.gate: asyncio.Event | None = None
+        self.gated = 1
+        self.entered = asyncio.Event()
+
+    def router(self, cache: FastAPICache, **options: Any) -> Any:
+        router = caching_router()
+
+        @cache(**options)
+        @router.get("/v")
+        async def validating(request: Request) -> Response:
+            self.asked.append(request.headers.get("if-none-match"))
+            if len(self.asked) == self.gated and self.gate is not None:
+                self.entered.set()
+                await self.gate.wait()
+            if self.asked[-1] == '"v1"':
+                return Response(status_code=304, headers={"etag": '"v1"'})
+            fields = {"etag": '"v1"', "cache-control": self.cache_control}
+            return PlainTextResponse(f"v{len(self.asked)}", headers=fields)
+
+        return router
+
+
+async def _held_then_led(cache_control: str) -> tuple[Any, Any, _Validating]:
+    """A request (held in its lookup) misses; another request leads, stores
+    and finishes; then the held lookup answers its miss."""
+    backend = _HeldLookup()
+    backend.hold = hold = asyncio.Event()
+    origin = _Validating(cache_control)
+    cache = FastAPICache(backend)
+    async with open_client(make_app(origin.router(cache))) as client:
+        held = asyncio.ensure_future(client.get("/v", headers={"x-held": "1"}))
+        await _set(backend.holding)
+        led = await client.get("/v")  # leads, stores and finishes meanwhile
+        hold.set()
+        late = await asyncio.wait_for(held, DEADLINE)
+    return led, late, origin
+
+
+async def test_a_request_that_looked_while_a_leader_finished_answers_what_it_stored() -> None:
+    # Its lookup missed, but a leader stored the answer meanwhile: leading in
+    # turn, it looks again and answers the entry (whole: a GET) rather than
+    # calling the endpoint a second time.
+    led, late, origin = await _held_then_led("max-age=60")
+    assert (led.text, led.headers["x-cache"]) == ("v1", "MISS")
+    assert (late.status_code, late.text, late.headers["x-cache"]) == (200, "v1", "HIT")
+    assert origin.asked == [None]
+
+
+async def test_a_request_that_looked_while_a_leader_finished_revalidates_what_it_stored() -> None:
+    # RFC 9111 section 4.3.1: the entry the leader stored must be validated
+    # before reuse (no-cache): the look again finds it, and the endpoint is
+    # asked with its ETag, not unconditionally.
+    _, late, origin = await _held_then_led("no-cache")
+    assert origin.asked == [None, '"v1"']
+    assert (late.status_code, late.text) == (200, "v1")  # the 304 freshened the entry
+
+
+async def test_a_follower_revalidates_the_entry_its_leader_stored(make_cache: MakeCache) -> None:
+    # The leader stored a no-cache entry: the follower cannot take it as it
+    # is, so it asks the endpoint with the entry's validator (section 4.3.1).
+    cache = make_cache()
+    origin = _Validating("no-cache")
+    origin.gate = gate = asyncio.Event()
+    async with open_client(make_app(origin.router(cache))) as client:
+        leader = asyncio.ensure_future(client.get("/v"))
+        await _set(origin.entered)
+        follower = asyncio.ensure_future(client.get("/v"))
+        await _until(lambda: _route(cache).get("coalesced", 0) == 1)
+        gate.set()
+        led, followed = await asyncio.wait_for(asyncio.gather(leader, follower), DEADLINE)
+    assert (led.text, followed.status_code, followed.text) == ("v1", 200, "v1")
+    assert origin.asked == [None, '"v1"']
+    assert _route(cache)["coalesce_fell_through"] == 1
+
+
+async def test_a_follower_that_gave_up_on_its_leader_stores_its_own_answer(
+    make_cache: MakeCache,
+) -> None:
+    # The leader is slow and its answer not storable (no-store): the follower
+    # gave up waiting, asked the endpoint, and its answer is the stored one.
+    cache = make_cache(coalesce_timeout=0.05)
+    router = caching_router()
+    calls: list[int] = []
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+
+    @cache(ttl=60)
+    @router.get("/slow")
+    async def slow() -> Response:
+        calls.append(1)
+        call = len(calls)
+        if call == 1:
+            entered.set()
+            await gate.wait()
+            return PlainTextResponse("leader", headers={"cache-control": "no-store"})
+        return PlainTextResponse(f"call {call}")
+
+    async with open_client(make_app(router)) as client:
+        leader = asyncio.ensure_future(client.get("/slow"))
+        await _set(entered)
+        followed = await client.get("/slow")  # the leader is still at the gate
+        gate.set()
+        led = await asyncio.wait_for(leader, DEADLINE)
+        after = await client.get("/slow")
+    assert (led.text, followed.text, followed.headers["x-cache"]) == ("leader", "call 2", "MISS")
+    assert (after.text, after.headers["x-cache"]) == ("call 2", "HIT")
+    assert _route(cache)["coalesce_fell_through"] == 1
+
+
+async def test_a_follower_that_gave_up_on_its_leader_revalidates_the_stale_entry(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # Both found the entry stale; the leader's revalidation hangs. The follower
+    # that gave up revalidates too (section 4.3.1), not unconditionally.
+    cache = make_cache(coalesce_timeout=0.05)
+    origin = _Validating("max-age=10")
+    origin.gate = gate = asyncio.Event()
+    origin.gated = 2  # the leader's revalidation
+    async with open_client(make_app(origin.router(cache))) as client:
+        clock.now = CLOCK_START
+        await client.get("/v")
+        clock.now = CLOCK_START + 20
+        leader = asyncio.ensure_future(client.get("/v"))
+        await _set(origin.entered)
+        followed = await client.get("/v")
+        gate.set()
+        led = await asyncio.wait_for(leader, DEADLINE)
+    assert origin.asked == [None, '"v1"', '"v1"']
+    assert [(r.status_code, r.text) for r in (led, followed)] == [(200, "v1"), (200, "v1")]
+
+
+async def test_followers_on_the_native_store_answer_from_the_store() -> None:
+    # The leader's offered entry is for a store that cannot answer (an outage);
+    # with the in-process store up, followers find the entry there.
+    cache = FastAPICache()
+    router = caching_router()
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+
+    @cache(ttl=60)
+    @router.get("/n")
+    async def native() -> str:
+        entered.set()
+        await gate.wait()
+        return "n"
+
+    async with open_client(make_app(router)) as client:
+        leader = asyncio.ensure_future(client.get("/n"))
+        await _set(entered)
+        followers = [asyncio.ensure_future(client.get("/n")) for _ in range(3)]
+        await _until(lambda: _route(cache).get("coalesced", 0) == 3)
+        gate.set()
+        answers = await asyncio.wait_for(asyncio.gather(leader, *followers), DEADLINE)
+    assert [r.headers["x-cache"] for r in answers] == ["MISS", "HIT", "HIT", "HIT"]
+    assert _route(cache).get("coalesced_from_leader", 0) == 0
+    assert cache.stats()["hits"] == 3
