@@ -25,6 +25,7 @@ from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 
 from fastapi_caching_route import (
+    CacheBackend,
     FastAPICache,
     MemoryBackend,
     RedisBackend,
@@ -396,3 +397,114 @@ async def test_followers_on_the_native_store_answer_from_the_store() -> None:
     assert [r.headers["x-cache"] for r in answers] == ["MISS", "HIT", "HIT", "HIT"]
     assert _route(cache).get("coalesced_from_leader", 0) == 0
     assert cache.stats()["hits"] == 3
+
+
+# --- backends of one's own: lookups in the route's namespace ------------------------------------
+
+
+class _OwnStore(CacheBackend):
+    """A backend of one's own: a dict, one response per key; its get() takes no
+    ``headers`` (the route checks a stored response's Vary itself)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str | None, str], StoredResponse] = {}
+
+    async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:  # type: ignore[override]
+        return self.entries.get((namespace, key))
+
+    async def set(
+        self,
+        key: str,
+        value: StoredResponse,
+        *,
+        namespace: str | None = None,
+        ttl: float | None = None,
+    ) -> bool:
+        self.entries[(namespace, key)] = value
+        return True
+
+    async def delete(self, key: str, namespace: str | None = None) -> int:
+        return 1 if self.entries.pop((namespace, key), None) is not None else 0
+
+    async def clear(self, namespace: str | None = None) -> int:
+        gone = [k for k in self.entries if k[0] == namespace]
+        for k in gone:
+            del self.entries[k]
+        return len(gone)
+
+
+class _OwnSyncStore(_OwnStore):
+    """The same, with lookups that never wait (``synchronous``: get_nowait)."""
+
+    synchronous = True
+
+    def get_nowait(self, key: str, namespace: str | None = None) -> StoredResponse | None:  # type: ignore[override]
+        return self.entries.get((namespace, key))
+
+
+class _NoHitPath(MemoryBackend):
+    """The in-process store without its native hit path: a synchronous
+    backend whose get_nowait takes the request's headers."""
+
+    hit_path = None  # type: ignore[assignment]
+
+
+def _entry(body: bytes, **timing: Any) -> StoredResponse:
+    fields = ((b"content-type", b"text/plain; charset=utf-8"),)
+    return StoredResponse(200, fields, body, "text/plain", **timing)
+
+
+@pytest.mark.parametrize("backend_class", [_OwnStore, _OwnSyncStore])
+async def test_a_backend_of_ones_own_answers_in_the_routes_namespace(
+    backend_class: type[_OwnStore],
+) -> None:
+    backend = backend_class()
+    # Another namespace's response under the same key is not this route's.
+    backend.entries[(None, "GET /own")] = _entry(b"root namespace", stored_at=0.0)
+    cache = FastAPICache(backend)
+    router = caching_router()
+    calls: list[int] = []
+
+    @cache(ttl=60, namespace="mine")
+    @router.get("/own")
+    def own() -> Response:
+        calls.append(1)
+        return PlainTextResponse(f"call {len(calls)}")
+
+    async with open_client(make_app(router)) as client:
+        answers = [await client.get("/own") for _ in range(3)]
+    assert [(r.text, r.headers["x-cache"]) for r in answers] == [
+        ("call 1", "MISS"),
+        ("call 1", "HIT"),
+        ("call 1", "HIT"),
+    ]
+    assert set(backend.entries) == {(None, "GET /own"), ("mine", "GET /own")}
+
+
+async def test_a_synchronous_backend_with_headers_answers_each_variant_in_its_namespace() -> None:
+    # RFC 9111 section 4.1: the request's Vary fields select the stored
+    # response; another namespace's entry under the key is not this route's.
+    backend = _NoHitPath()
+    await backend.set("GET /lang", _entry(b"root namespace"))
+    cache = FastAPICache(backend)
+    router = caching_router()
+    calls: list[int] = []
+
+    @cache(ttl=60, namespace="mine")
+    @router.get("/lang")
+    def lang(request: Request) -> Response:
+        calls.append(1)
+        language = request.headers.get("accept-language", "")
+        return PlainTextResponse(f"{language} {len(calls)}", headers={"vary": "accept-language"})
+
+    async with open_client(make_app(router)) as client:
+        answers = [
+            await client.get("/lang", headers={"accept-language": language})
+            for language in ("en", "de", "en", "de")
+        ]
+    assert [(r.text, r.headers["x-cache"]) for r in answers] == [
+        ("en 1", "MISS"),
+        ("de 2", "MISS"),
+        ("en 1", "HIT"),
+        ("de 2", "HIT"),
+    ]
