@@ -508,3 +508,167 @@ async def test_a_synchronous_backend_with_headers_answers_each_variant_in_its_na
         ("en 1", "HIT"),
         ("de 2", "HIT"),
     ]
+
+
+# --- the reuse decision's edges (RFC 9211 Cache-Status, RFC 9111 4.3, RFC 5861 4) ------------
+
+
+async def test_a_range_request_over_an_entry_that_cannot_answer_ranges_says_why(
+    make_cache: MakeCache,
+) -> None:
+    # RFC 9111 section 3.4 / RFC 9110 section 14.2: only a complete 200 answers
+    # a Range request; RFC 9211 section 2.2: it is forwarded, "detail=range".
+    cache = make_cache(cache_status=True, accepted_status_codes=(200, 203))
+    router = caching_router()
+
+    @cache(ttl=60)
+    @router.get("/partial")
+    def partial() -> Response:
+        return PlainTextResponse("not from the origin", status_code=203)
+
+    async with open_client(make_app(router)) as client:
+        await client.get("/partial")
+        ranged = await client.get("/partial", headers={"range": "bytes=0-2"})
+    assert ranged.status_code == 203
+    assert ranged.headers.get_list("cache-status") == [f"{NAME}; fwd=miss; detail=range; stored"]
+
+
+async def test_a_head_request_over_a_stale_entry_is_forwarded_as_stale(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # RFC 9211 section 2.2: fwd=stale, "the cache had a stale response"; a
+    # HEAD has no body to store, so that is the whole member.
+    cache = make_cache(cache_status=True)
+    origin = _Validating("max-age=10")
+    async with open_client(make_app(origin.router(cache))) as client:
+        clock.now = CLOCK_START
+        await client.get("/v")
+        clock.now = CLOCK_START + 20
+        head = await client.head("/v")
+    assert head.headers.get_list("cache-status") == [f"{NAME}; fwd=stale"]
+    assert len(origin.asked) == 2
+
+
+@pytest.mark.parametrize(
+    ("age", "cache_control", "forwarded"),
+    [
+        (20, "max-age=3600", "fwd=stale"),  # stale anyway: the directive changes nothing
+        (8, "max-age=5", "fwd=request"),  # fresh, but older than the client accepts
+    ],
+)
+async def test_a_request_with_directives_is_forwarded_because_of_them_only_when_they_decide(
+    make_cache: MakeCache, clock: Clock, age: int, cache_control: str, forwarded: str
+) -> None:
+    # RFC 9211 section 2.2: fwd=request when forwarded "because of request
+    # directives"; RFC 9111 section 5.2.1.1: max-age is the oldest it accepts.
+    cache = make_cache(cache_status=True)
+    origin = _Validating("max-age=10")
+    router = origin.router(cache, honor_request_cache_control=True)
+    async with open_client(make_app(router)) as client:
+        clock.now = CLOCK_START
+        await client.get("/v")
+        clock.now = CLOCK_START + age
+        answer = await client.get("/v", headers={"cache-control": cache_control})
+    assert (answer.status_code, answer.text) == (200, "v1")
+    assert answer.headers.get_list("cache-status") == [f"{NAME}; {forwarded}; fwd-status=304"]
+    assert origin.asked == [None, '"v1"']
+
+
+async def test_a_followers_stale_while_revalidate_answer_carries_only_its_own_member(
+    make_cache: MakeCache,
+) -> None:
+    # RFC 9211 section 2: one member per cache. The follower's first lookup
+    # missed; the entry its leader stored is stale on arrival (Age) but within
+    # stale-while-revalidate (RFC 5861 section 3), and that answer is all it reports.
+    cache = make_cache(cache_status=True)
+    router = caching_router()
+    gate = asyncio.Event()
+    entered = asyncio.Event()
+    calls: list[int] = []
+
+    @cache()
+    @router.get("/swr")
+    async def swr() -> Response:
+        calls.append(1)
+        entered.set()
+        await gate.wait()
+        fields = {"cache-control": "max-age=10, stale-while-revalidate=600", "age": "20"}
+        return PlainTextResponse(f"call {len(calls)}", headers=fields)
+
+    async with open_client(make_app(router)) as client:
+        leader = asyncio.ensure_future(client.get("/swr"))
+        await _set(entered)
+        follower = asyncio.ensure_future(client.get("/swr"))
+        await _until(lambda: _route(cache).get("coalesced", 0) == 1)
+        gate.set()
+        led, followed = await asyncio.wait_for(asyncio.gather(leader, follower), DEADLINE)
+        with anyio.fail_after(DEADLINE):
+            assert await cache.wait_for_refreshes()
+    assert led.headers.get_list("cache-status") == [f"{NAME}; fwd=uri-miss; stored"]
+    assert (followed.text, followed.headers["x-cache"]) == ("call 1", "STALE")
+    assert followed.headers.get_list("cache-status") == [f"{NAME}; fwd=stale"]
+
+
+async def test_a_last_modified_at_the_epoch_alone_lets_a_no_cache_entry_be_revalidated(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # RFC 9111 section 4.3.1: Last-Modified is a validator, 1970-01-01 (0) too;
+    # the no-cache entry (section 5.2.2.4) is revalidated with it, not dropped.
+    # An entry without an ETag: written by hand (the route adds one to its own).
+    cache = make_cache()
+    fields = (
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"cache-control", b"no-cache"),
+        (b"last-modified", EPOCH.encode()),
+    )
+    entry = StoredResponse(
+        200, fields, b"stored", "text/plain", stored_at=CLOCK_START, last_modified=0,
+        lifetime=60, revalidate=True,
+    )  # fmt: skip
+    await cache.backend.set("GET /e", entry, ttl=600)
+    router = caching_router()
+    asked: list[str | None] = []
+
+    @cache()
+    @router.get("/e")
+    def epoch(request: Request) -> Response:
+        asked.append(request.headers.get("if-modified-since"))
+        if asked[-1] == EPOCH:
+            return Response(status_code=304, headers={"last-modified": EPOCH})
+        return PlainTextResponse("from the endpoint")
+
+    async with open_client(make_app(router)) as client:
+        answer = await client.get("/e")
+    assert asked == [EPOCH]
+    assert (answer.status_code, answer.text) == (200, "stored")
+
+
+async def test_an_entry_without_validators_falls_back_only_inside_stale_if_error(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # RFC 5861 section 4: a stale entry "MAY be used" when the endpoint fails,
+    # within stale-if-error; it cannot be revalidated (no validators), so past
+    # that window it is of no use and the request is an ordinary miss.
+    cache = make_cache(cache_status=True)
+    entry = _entry(b"stored", stored_at=CLOCK_START, lifetime=10, stale_if_error=60)
+    await cache.backend.set("GET /f", entry, ttl=600)
+    router = caching_router()
+    calls: list[int] = []
+
+    @cache()
+    @router.get("/f")
+    def failing() -> Response:
+        calls.append(1)
+        return PlainTextResponse("down", status_code=500)
+
+    async with open_client(make_app(router)) as client:
+        clock.now = CLOCK_START + 20  # stale, inside stale-if-error
+        inside = await client.get("/f")
+        clock.now = CLOCK_START + 100  # past it
+        outside = await client.get("/f")
+    assert (inside.status_code, inside.text) == (200, "stored")
+    assert inside.headers.get_list("cache-status") == [f"{NAME}; fwd=stale; detail=error"]
+    assert (outside.status_code, outside.text) == (500, "down")
+    # Forwarded because what was stored is stale; its 500 is not stored.
+    assert outside.headers.get_list("cache-status") == [f"{NAME}; fwd=stale; detail=status"]
+    assert len(calls) == 2
