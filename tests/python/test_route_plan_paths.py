@@ -30,6 +30,7 @@ from fastapi_caching_route import (
     MemoryBackend,
     RedisBackend,
     StoredResponse,
+    TieredBackend,
 )
 
 pytestmark = pytest.mark.anyio
@@ -672,3 +673,30 @@ async def test_an_entry_without_validators_falls_back_only_inside_stale_if_error
     # Forwarded because what was stored is stale; its 500 is not stored.
     assert outside.headers.get_list("cache-status") == [f"{NAME}; fwd=stale; detail=status"]
     assert len(calls) == 2
+
+
+async def test_the_refresh_of_an_entry_only_the_shared_tier_holds_revalidates_it(
+    redis_url: str, clock: Clock
+) -> None:
+    # RFC 5861 section 3: the background refresh revalidates the stale entry.
+    # This worker's L1 is too small to keep it: the refresh finds it in Redis,
+    # and asks with its ETag rather than as for a miss.
+    backend = TieredBackend(
+        RedisBackend.from_url(redis_url, timeout=5.0), l1=MemoryBackend(max_bytes=64, shards=1)
+    )
+    cache = FastAPICache(backend)
+    origin = _Validating("max-age=10, stale-while-revalidate=600")
+    try:
+        async with open_client(make_app(origin.router(cache))) as client:
+            clock.now = CLOCK_START
+            await client.get("/v")
+            clock.now = CLOCK_START + 20
+            stale = await client.get("/v")
+            with anyio.fail_after(DEADLINE):
+                assert await cache.wait_for_refreshes()
+    finally:
+        await backend.close()
+    assert backend.stats()["rejections"] > 0  # L1 never held it
+    assert (stale.text, stale.headers["x-cache"]) == ("v1", "STALE")
+    assert origin.asked == [None, '"v1"']
+    assert _route(cache)["refreshes_succeeded"] == 1
