@@ -204,7 +204,7 @@ nb::object replay_stored(const Stored& entry, const Ask& ask, const Marks& marks
       for (Py_ssize_t i = 0; i < stored; ++i) {
         if (etag.is_valid() && static_cast<std::size_t>(i) == entry.etag_index) fields.append(etag);
         PyObject* f = PyTuple_GET_ITEM(entry.headers, i);
-        if (bytes_view(PyTuple_GET_ITEM(f, 0), "header name") != "content-length") {
+        if (!is_field(bytes_view(PyTuple_GET_ITEM(f, 0), "header name"), "content-length")) {
           fields.append(nb::handle(f));
         }
       }

@@ -11,6 +11,7 @@ test let through (mutation testing).
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -19,7 +20,7 @@ from conftest import CLOCK_START, Calls, Clock, MakeCache, caching_router, make_
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 
-from fastapi_caching_route import FastAPICache, MemoryBackend, RedisBackend
+from fastapi_caching_route import FastAPICache, MemoryBackend, RedisBackend, StoredResponse
 
 pytestmark = pytest.mark.anyio
 
@@ -667,3 +668,30 @@ async def test_redis_is_given_the_entry_s_store_ttl(redis_url: str, clock: Clock
     finally:
         await backend.close()
     assert all(0 < ttl <= 60_000 for ttl in ttls), ttls
+
+
+async def test_a_range_over_an_entry_written_with_a_capitalised_content_length_has_one(
+    make_cache: MakeCache,
+) -> None:
+    # RFC 9110 section 5.1: field names are case-insensitive. An entry written
+    # by hand (another app, or backend.set) may name Content-Length in any
+    # case; the 206 still carries one Content-Length, the part's (section 14.2).
+    cache = make_cache()
+    body = b"written by hand"
+    fields = ((b"Content-Type", b"text/plain"), (b"Content-Length", b"%d" % len(body)))
+    entry = StoredResponse(200, fields, body, "text/plain", stored_at=time.time(), lifetime=600)
+    await cache.backend.set("GET /hand", entry, ttl=600)
+    router = caching_router()
+
+    @cache()
+    @router.get("/hand")
+    def hand() -> str:
+        return "from the endpoint"
+
+    async with open_client(make_app(router)) as client:
+        part = await client.get("/hand", headers={"range": "bytes=0-6"})
+        whole = await client.get("/hand")
+    assert (part.status_code, part.content) == (206, b"written")
+    assert content_lengths(part) == ["7"]
+    assert (whole.status_code, whole.content) == (200, body)
+    assert content_lengths(whole) == [str(len(body))]
