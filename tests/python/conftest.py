@@ -19,7 +19,15 @@ import pytest
 from aiocache import SimpleMemoryCache
 from fastapi import APIRouter, FastAPI
 
-from fastapi_caching_route import CachingRoute, FastAPICache, MemoryBackend, RedisBackend, _plan
+from fastapi_caching_route import (
+    CacheBackend,
+    CachingRoute,
+    FastAPICache,
+    MemoryBackend,
+    RedisBackend,
+    StoredResponse,
+    _plan,
+)
 
 BACKEND_KINDS = ("memory", "aiocache", "redis")
 ENDPOINT_KINDS = ("def", "async def")
@@ -204,3 +212,35 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock(CLOCK_START)
     monkeypatch.setattr(_plan, "time", fake)
     return fake
+
+
+class DictBackend(CacheBackend):
+    """A backend of one's own at its least: get, set, delete and clear over a
+    dict, one response per key; its get() takes no ``headers`` (the route
+    checks a stored response's Vary itself)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str | None, str], StoredResponse] = {}
+
+    async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:  # type: ignore[override]
+        return self.entries.get((namespace, key))
+
+    async def set(
+        self,
+        key: str,
+        value: StoredResponse,
+        *,
+        namespace: str | None = None,
+        ttl: float | None = None,
+    ) -> bool:
+        self.entries[(namespace, key)] = value
+        return True
+
+    async def delete(self, key: str, namespace: str | None = None) -> int:
+        return 1 if self.entries.pop((namespace, key), None) is not None else 0
+
+    async def clear(self, namespace: str | None = None) -> int:
+        gone = [k for k in self.entries if k[0] == namespace]
+        for k in gone:
+            del self.entries[k]
+        return len(gone)

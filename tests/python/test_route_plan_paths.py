@@ -20,12 +20,19 @@ from typing import Any
 
 import anyio
 import pytest
-from conftest import CLOCK_START, Clock, MakeCache, caching_router, make_app, open_client
+from conftest import (
+    CLOCK_START,
+    Clock,
+    DictBackend,
+    MakeCache,
+    caching_router,
+    make_app,
+    open_client,
+)
 from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse
 
 from fastapi_caching_route import (
-    CacheBackend,
     FastAPICache,
     MemoryBackend,
     RedisBackend,
@@ -403,39 +410,9 @@ async def test_followers_on_the_native_store_answer_from_the_store() -> None:
 # --- backends of one's own: lookups in the route's namespace ------------------------------------
 
 
-class _OwnStore(CacheBackend):
-    """A backend of one's own: a dict, one response per key; its get() takes no
-    ``headers`` (the route checks a stored response's Vary itself)."""
-
-    def __init__(self) -> None:
-        self.entries: dict[tuple[str | None, str], StoredResponse] = {}
-
-    async def get(self, key: str, namespace: str | None = None) -> StoredResponse | None:  # type: ignore[override]
-        return self.entries.get((namespace, key))
-
-    async def set(
-        self,
-        key: str,
-        value: StoredResponse,
-        *,
-        namespace: str | None = None,
-        ttl: float | None = None,
-    ) -> bool:
-        self.entries[(namespace, key)] = value
-        return True
-
-    async def delete(self, key: str, namespace: str | None = None) -> int:
-        return 1 if self.entries.pop((namespace, key), None) is not None else 0
-
-    async def clear(self, namespace: str | None = None) -> int:
-        gone = [k for k in self.entries if k[0] == namespace]
-        for k in gone:
-            del self.entries[k]
-        return len(gone)
-
-
-class _OwnSyncStore(_OwnStore):
-    """The same, with lookups that never wait (``synchronous``: get_nowait)."""
+class _OwnSyncStore(DictBackend):
+    """A backend of one's own (conftest's DictBackend) whose lookups never
+    wait (``synchronous``: get_nowait)."""
 
     synchronous = True
 
@@ -455,9 +432,9 @@ def _entry(body: bytes, **timing: Any) -> StoredResponse:
     return StoredResponse(200, fields, body, "text/plain", **timing)
 
 
-@pytest.mark.parametrize("backend_class", [_OwnStore, _OwnSyncStore])
+@pytest.mark.parametrize("backend_class", [DictBackend, _OwnSyncStore])
 async def test_a_backend_of_ones_own_answers_in_the_routes_namespace(
-    backend_class: type[_OwnStore],
+    backend_class: type[DictBackend],
 ) -> None:
     backend = backend_class()
     # Another namespace's response under the same key is not this route's.
