@@ -374,9 +374,12 @@ def _python_mutants(max_children: int, fresh: bool, only: list[str] | None) -> P
     _mutmut(["run", "--max-children", str(max_children)], log)
     if reuse:
         # mutmut keeps a verdict until the mutated function changes: a survivor
-        # may be killed by a test added since, so survivors are tried again.
+        # may be killed by a test added since, so survivors are tried again --
+        # all but those equivalent.toml explains, which no test can kill.
         survivors = [
-            m.name for m in _mutmut_results(diffs=False) if m.status not in KILLED_STATUSES
+            m.name
+            for m in _apply_equivalents(_mutmut_results(diffs=True)).mutants
+            if m.status not in KILLED_STATUSES and not m.reason
         ]
         if survivors:
             _step(f"Python mutants: trying the {len(survivors)} earlier survivors again")
