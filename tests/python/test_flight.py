@@ -72,12 +72,14 @@ async def test_followers_run_the_endpoint_when_the_leader_stores_nothing(
     cache = make_cache()
     router = caching_router()
     calls: list[int] = []
+    leading = asyncio.Event()
 
     @cache()
     @router.get("/flaky")
     async def flaky() -> JSONResponse:
         calls.append(1)
         first = len(calls) == 1
+        leading.set()
         await asyncio.sleep(0.05)
         if first and outcome == "raises":
             raise RuntimeError("the leader fails")
@@ -88,7 +90,9 @@ async def test_followers_run_the_endpoint_when_the_leader_stores_nothing(
         if outcome == "raises":
             # The leader's error is its own response; followers still get theirs.
             leader = asyncio.ensure_future(_get_or_error(client, "/flaky"))
-            await asyncio.sleep(0.01)
+            # The followers come once the leader runs the endpoint (a busy
+            # machine may take longer than any fixed pause to get it there).
+            await asyncio.wait_for(leading.wait(), 30)
             followers = await asyncio.gather(*(client.get("/flaky") for _ in range(3)))
             assert isinstance(await leader, RuntimeError)
         else:
