@@ -483,6 +483,29 @@ async def test_a_stored_stream_is_replayed_with_one_content_length_of_its_body(
     assert content_lengths(part) == ["8"]
 
 
+async def test_a_stored_stream_carries_the_routes_tags(make_cache: MakeCache) -> None:
+    # A stream is stored after it was sent: its entry still carries the route's
+    # tags, so invalidate_tags removes it (it would be served on otherwise).
+    cache = make_cache()
+    router = caching_router()
+    calls = Calls()
+
+    @cache(ttl=60, tags=["things"])
+    @router.get("/s")
+    def stream() -> Response:
+        calls()
+        return streamed(f"version {calls.count}")
+
+    async with open_client(make_app(router)) as client:
+        first = await client.get("/s")
+        hit = await client.get("/s")
+        assert await cache.invalidate_tags("things") == 1
+        after = await client.get("/s")
+    assert (first.text, first.headers["x-cache"]) == ("version 1", "MISS")
+    assert (hit.text, hit.headers["x-cache"]) == ("version 1", "HIT")
+    assert (after.text, after.headers["x-cache"]) == ("version 2", "MISS")
+
+
 async def test_a_stored_stream_keeps_the_endpoint_s_etag(make_cache: MakeCache) -> None:
     cache = make_cache()
     router = caching_router()
