@@ -151,7 +151,37 @@ def test_breaker_half_opens_after_the_cooldown(monkeypatch: pytest.MonkeyPatch) 
     assert breaker.allows()
 
 
-@pytest.mark.parametrize(("threshold", "cooldown"), [(0, 1.0), (1, 0.0), (1, -1.0)])
-def test_bad_breaker_settings_are_rejected(threshold: int, cooldown: float) -> None:
-    with pytest.raises(ValueError):
+def test_the_breaker_defaults_are_the_documented_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    # README and docs/backends.md: CircuitBreaker(threshold=5, cooldown=5.0).
+    from fastapi_caching_route.backends import redis as redis_backend
+
+    now = [100.0]
+    monkeypatch.setattr(redis_backend.time, "monotonic", lambda: now[0])
+    breaker = CircuitBreaker()
+    for _ in range(4):
+        breaker.failed()
+    assert breaker.allows()  # four failures in a row: still closed
+    breaker.failed()
+    assert not breaker.allows()  # the fifth opens it
+    now[0] = 104.9
+    assert not breaker.allows()
+    now[0] = 105.0
+    assert breaker.allows()  # five seconds later: half-open
+
+
+@pytest.mark.parametrize(
+    ("threshold", "cooldown", "message"),
+    [
+        (0, 1.0, "threshold must be >= 1, got 0"),
+        (1, 0.0, "cooldown must be positive, got 0.0"),
+        (1, -1.0, "cooldown must be positive, got -1.0"),
+    ],
+)
+def test_bad_breaker_settings_are_rejected(threshold: int, cooldown: float, message: str) -> None:
+    with pytest.raises(ValueError) as raised:
         CircuitBreaker(threshold=threshold, cooldown=cooldown)
+    assert str(raised.value) == message
+
+
+def test_a_cooldown_under_a_second_is_accepted() -> None:
+    assert CircuitBreaker(threshold=1, cooldown=0.5).cooldown == 0.5

@@ -81,6 +81,42 @@ async def test_cache_status_of_a_revalidated_entry_is_one_member(make_cache: Mak
     assert calls.count == 2
 
 
+async def test_cache_status_says_why_the_cache_stayed_out(make_cache: MakeCache) -> None:
+    # RFC 9211 section 2.2: fwd says why the request went on to the endpoint;
+    # detail (section 2.8) says more: a method the route does not cache, a key
+    # that could not be built, a key over max_key_length.
+    cache = make_cache(cache_status=True, max_key_length=16)
+    router = caching_router()
+
+    @cache(cached_methods=("GET",))
+    @router.api_route("/m", methods=["GET", "POST"])
+    def either() -> str:
+        return "either"
+
+    def failing_key(request: Request) -> str:
+        raise ValueError("no key")
+
+    @cache(key_builder=failing_key)
+    @router.get("/k")
+    def unkeyed() -> str:
+        return "unkeyed"
+
+    @cache()
+    @router.get("/long/{name}")
+    def named(name: str) -> str:
+        return name
+
+    async with open_client(make_app(router)) as client:
+        posted = await client.post("/m")
+        unkeyed_answer = await client.get("/k")
+        too_long = await client.get("/long/" + "z" * 32)
+    name = "fastapi-caching-route"
+    assert posted.headers.get_list("cache-status") == [f"{name}; fwd=method"]
+    assert unkeyed_answer.headers.get_list("cache-status") == [f"{name}; fwd=bypass; detail=key"]
+    assert too_long.headers.get_list("cache-status") == [f"{name}; fwd=bypass; detail=key-too-long"]
+    assert [r.status_code for r in (posted, unkeyed_answer, too_long)] == [200, 200, 200]
+
+
 def test_cache_status_name_must_be_a_token() -> None:
     with pytest.raises(ValueError, match="cache_status_name"):
         FastAPICache(cache_status=True, cache_status_name="two words")

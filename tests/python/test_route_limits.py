@@ -1,15 +1,17 @@
 """Bounded memory and failure isolation (SPEC section 5): max_body_bytes, the key
 length limit, streams that fail or lose their client, and a failing backend."""
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import anyio
 import httpx
 import pytest
 from conftest import Calls, MakeCache, caching_router, make_app, open_client
-from fastapi import Response
+from fastapi import Request, Response
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from starlette.types import Message
 
@@ -196,6 +198,78 @@ async def test_a_custom_key_over_the_limit_bypasses_the_cache(make_cache: MakeCa
     assert all("x-cache" not in r.headers for r in over)
     assert cache.stats()["route"]["bypass_key_too_long"] == 2
     assert calls.count == 3
+
+
+def _raising_key(request: Request) -> str:
+    raise ValueError("no key for this request")
+
+
+def _int_key(request: Request) -> Any:
+    return 42
+
+
+@pytest.mark.parametrize(
+    ("builder", "error"),
+    [
+        (_raising_key, "no key for this request"),
+        (_int_key, "key_builder must return a str, got int"),
+    ],
+    ids=["raises", "returns-int"],
+)
+async def test_a_key_builder_that_fails_serves_uncached_and_says_why(
+    make_cache: MakeCache,
+    caplog: pytest.LogCaptureFixture,
+    builder: Callable[[Request], Any],
+    error: str,
+) -> None:
+    # The cache failing never fails the request: no key, no lookup, no store;
+    # the endpoint answers and the log says what went wrong.
+    cache = make_cache()
+    calls = Calls()
+    router = caching_router()
+
+    @cache(key_builder=builder)
+    @router.get("/k")
+    def keyed() -> str:
+        calls()
+        return "served"
+
+    with caplog.at_level(logging.WARNING, logger="fastapi_caching_route"):
+        async with open_client(make_app(router)) as client:
+            answers = [await client.get("/k") for _ in range(2)]
+    assert [(a.status_code, a.json()) for a in answers] == [(200, "served")] * 2
+    assert all("x-cache" not in a.headers for a in answers)
+    assert calls.count == 2
+    assert cache.stats()["route"]["lookup_errors"] == 2
+    records = [r for r in caplog.records if r.name == "fastapi_caching_route"]
+    assert [r.getMessage() for r in records] == ["building the cache key failed; serving uncached"]
+    assert records[0].exc_info is not None and str(records[0].exc_info[1]) == error
+
+
+async def test_an_async_key_builder_is_awaited(make_cache: MakeCache) -> None:
+    cache = make_cache()
+    calls = Calls()
+    router = caching_router()
+
+    async def by_query(request: Request) -> str:
+        await asyncio.sleep(0)
+        return "q:" + request.query_params.get("q", "")
+
+    @cache(key_builder=by_query)
+    @router.get("/a")
+    def answered(q: str = "") -> str:
+        calls()
+        return q
+
+    async with open_client(make_app(router)) as client:
+        answers = [await client.get("/a", params={"q": q}) for q in ("x", "x", "y")]
+    assert [(a.json(), a.headers["x-cache"]) for a in answers] == [
+        ("x", "MISS"),
+        ("x", "HIT"),
+        ("y", "MISS"),
+    ]
+    assert calls.count == 2
+    assert await cache.get_cached("q:x") is not None
 
 
 # --- streams that fail or lose their client ---------------------------------------------
