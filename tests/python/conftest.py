@@ -26,6 +26,7 @@ from fastapi_caching_route import (
     MemoryBackend,
     RedisBackend,
     StoredResponse,
+    TieredBackend,
     _plan,
 )
 
@@ -95,6 +96,20 @@ def redis_url(redis_server: str) -> str:
     with redis.Redis.from_url(redis_server) as client:
         client.flushall()
     return redis_server
+
+
+@pytest.fixture
+async def tiered_workers(
+    redis_url: str,
+) -> AsyncIterator[tuple[FastAPICache, FastAPICache]]:
+    """Two workers' caches, each a TieredBackend over the one redis-server:
+    what the first (the writer) stores, the second (the reader) finds in Redis
+    but not in its own L1."""
+    writer = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    reader = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    yield writer, reader
+    await writer.backend.close()
+    await reader.backend.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from conftest import Calls, MakeCache, caching_router, make_app, open_client
 from fastapi import APIRouter, Depends, Request
 from starlette.types import Scope
 
-from fastapi_caching_route import FastAPICache, RedisBackend, TieredBackend
+from fastapi_caching_route import FastAPICache
 
 pytestmark = pytest.mark.anyio
 
@@ -235,7 +235,7 @@ async def test_early_dependencies_run_once_per_request_on_an_awaiting_lane(
 
 
 async def test_a_tiered_store_with_an_empty_l1_answers_from_redis_on_the_lane(
-    redis_url: str,
+    tiered_workers: tuple[FastAPICache, FastAPICache],
 ) -> None:
     # Another worker stored the entries: this worker's L1 holds none of q=b,
     # so the lane awaits Redis for it.
@@ -251,22 +251,17 @@ async def test_a_tiered_store_with_an_empty_l1_answers_from_redis_on_the_lane(
         return make_app(router)
 
     calls = Calls()
-    writer = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
-    reader = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
+    writer, reader = tiered_workers
     reader_app = app_on(reader, calls)
     asked = _spy_on_routing(reader_app)
-    try:
-        async with open_client(app_on(writer, calls)) as client:
-            await client.get("/items?q=a")
-            await client.get("/items?q=b")
-        async with open_client(reader_app) as client:
-            # Routed: the first hit puts the lane in place, the second teaches it.
-            await client.get("/items?q=a")
-            await client.get("/items?q=a")
-            from_redis = await client.get("/items?q=b")
-    finally:
-        await writer.backend.close()
-        await reader.backend.close()
+    async with open_client(app_on(writer, calls)) as client:
+        await client.get("/items?q=a")
+        await client.get("/items?q=b")
+    async with open_client(reader_app) as client:
+        # Routed: the first hit puts the lane in place, the second teaches it.
+        await client.get("/items?q=a")
+        await client.get("/items?q=a")
+        from_redis = await client.get("/items?q=b")
     assert (from_redis.text, from_redis.headers["x-cache"]) == ('"b"', "HIT")
     assert asked == ["/items", "/items"]
     assert calls.count == 2
@@ -380,7 +375,9 @@ async def test_every_cached_route_teaches_the_one_lane() -> None:
     assert asked == []  # all answered by the lane
 
 
-async def test_a_miss_left_by_another_route_never_leads_to_a_lookup(redis_url: str) -> None:
+async def test_a_miss_left_by_another_route_never_leads_to_a_lookup(
+    tiered_workers: tuple[FastAPICache, FastAPICache],
+) -> None:
     # The edge lane misses on /a (its key stays in the scope), then a middleware
     # rewrites the path to /b, whose route bypasses the cache for a request with
     # credentials (/a says its responses are shared). The fast lane must not
@@ -414,22 +411,17 @@ async def test_a_miss_left_by_another_route_never_leads_to_a_lookup(redis_url: s
         return cache.edge(app)
 
     calls = Calls()
-    writer = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
-    reader = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
-    try:
-        async with open_client(app_on(writer, Calls())) as client:
-            await client.get("/a?q=other-worker")  # only in Redis, not in reader's L1
-        async with open_client(app_on(reader, calls)) as client:
-            for _ in range(2):  # routed: /a is learned at the edge, /b in the fast lane
-                await client.get("/a?q=here")
-                await client.get("/b")
-            assert calls.count == 1
-            rewritten = await client.get(
-                "/a?q=other-worker", headers={"x-rewrite": "b", "authorization": "Bearer t"}
-            )
-    finally:
-        await writer.backend.close()
-        await reader.backend.close()
+    writer, reader = tiered_workers
+    async with open_client(app_on(writer, Calls())) as client:
+        await client.get("/a?q=other-worker")  # only in Redis, not in reader's L1
+    async with open_client(app_on(reader, calls)) as client:
+        for _ in range(2):  # routed: /a is learned at the edge, /b in the fast lane
+            await client.get("/a?q=here")
+            await client.get("/b")
+        assert calls.count == 1
+        rewritten = await client.get(
+            "/a?q=other-worker", headers={"x-rewrite": "b", "authorization": "Bearer t"}
+        )
     assert rewritten.json() == "b"  # route /b's own endpoint answered
     assert "x-cache" not in rewritten.headers  # bypassed, as /b's rules say
     assert calls.count == 2

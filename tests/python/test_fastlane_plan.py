@@ -373,7 +373,7 @@ async def test_request_directives_on_the_lane_are_the_route_s(make_cache: MakeCa
 
 
 async def test_an_edge_miss_never_leads_the_lane_past_credentials_a_middleware_added(
-    redis_url: str,
+    tiered_workers: tuple[FastAPICache, FastAPICache],
 ) -> None:
     # The edge lane misses /a's key in L1 (no credentials yet) and leaves it in
     # the scope; a middleware then adds an Authorization header. The fast lane's
@@ -402,18 +402,13 @@ async def test_an_edge_miss_never_leads_the_lane_past_credentials_a_middleware_a
         return cache.edge(app)
 
     calls = Calls()
-    writer = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
-    reader = FastAPICache(TieredBackend(RedisBackend.from_url(redis_url)))
-    try:
-        async with open_client(app_on(writer, Calls())) as client:
-            await client.get("/a?q=other-worker")  # only in Redis, not in reader's L1
-        async with open_client(app_on(reader, calls)) as client:
-            await client.get("/a?q=1")  # routed: the edge learns /a, the lane is installed
-            await client.get("/a?q=2")  # an edge miss, routed: the lane learns /a
-            logged_in = await client.get("/a?q=other-worker", headers={"x-log-in": "1"})
-    finally:
-        await writer.backend.close()
-        await reader.backend.close()
+    writer, reader = tiered_workers
+    async with open_client(app_on(writer, Calls())) as client:
+        await client.get("/a?q=other-worker")  # only in Redis, not in reader's L1
+    async with open_client(app_on(reader, calls)) as client:
+        await client.get("/a?q=1")  # routed: the edge learns /a, the lane is installed
+        await client.get("/a?q=2")  # an edge miss, routed: the lane learns /a
+        logged_in = await client.get("/a?q=other-worker", headers={"x-log-in": "1"})
     assert logged_in.json() == "a:other-worker"
     assert "x-cache" not in logged_in.headers  # bypassed: it carries credentials
     assert calls.count == 3
