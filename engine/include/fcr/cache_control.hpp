@@ -76,7 +76,8 @@ enum class StoreVerdict : std::uint8_t {
   private_,         // Cache-Control: private
   authorization,    // request with Authorization, no public/s-maxage/must-revalidate
   set_cookie,       // Set-Cookie present
-  zero_lifetime,    // max-age/s-maxage of 0 and no route ttl
+  zero_lifetime,    // max-age/s-maxage of 0 and no route ttl: not a refusal by itself,
+                    // worth_storing() decides (a validator or a stale window keeps it)
 };
 
 struct StorageDecision {
