@@ -12,6 +12,8 @@ from fastapi import HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse
 
+from fastapi_caching_route import FastAPICache
+
 pytestmark = pytest.mark.anyio
 
 STORED_DATE = "Tue, 14 Nov 2023 22:00:00 GMT"
@@ -112,18 +114,27 @@ async def test_a_last_modified_at_the_epoch_is_a_validator(
     assert origin.asked[1]["if-modified-since"] == EPOCH
 
 
-async def test_a_500_http_exception_lets_the_stale_entry_answer(
-    make_cache: MakeCache, clock: Clock
-) -> None:
-    # RFC 5861 section 4 names 500, 502, 503 and 504.
+async def _failing_once_stale(
+    make_cache: MakeCache, clock: Clock, failure: Exception
+) -> tuple[Any, FastAPICache]:
+    """A stored entry 20 s old (stale, within stale_if_error=60), then an
+    endpoint that raises ``failure``: the answer, and the cache."""
     origin = Origin()
     cache = make_cache()
     async with open_client(make_app(origin.router(cache, stale_if_error=60))) as client:
         clock.now = CLOCK_START
         await client.get("/r")
         clock.now = CLOCK_START + 20
-        origin.fail = HTTPException(500)
+        origin.fail = failure
         answer = await client.get("/r")
+    return answer, cache
+
+
+async def test_a_500_http_exception_lets_the_stale_entry_answer(
+    make_cache: MakeCache, clock: Clock
+) -> None:
+    # RFC 5861 section 4 names 500, 502, 503 and 504.
+    answer, cache = await _failing_once_stale(make_cache, clock, HTTPException(500))
     assert (answer.status_code, answer.text) == (200, "v1")
     assert cache.stats()["route"]["stale_if_error_answers"] == 1
 
@@ -133,13 +144,7 @@ async def test_a_validation_error_is_not_answered_stale(
 ) -> None:
     # A request the endpoint rejects is the client's error, not the server
     # failing: it gets its 422, not a stale success.
-    origin = Origin()
-    cache = make_cache()
-    async with open_client(make_app(origin.router(cache, stale_if_error=60))) as client:
-        clock.now = CLOCK_START
-        await client.get("/r")
-        clock.now = CLOCK_START + 20
-        origin.fail = RequestValidationError([{"loc": ("query", "q"), "msg": "bad"}])
-        answer = await client.get("/r")
+    failure = RequestValidationError([{"loc": ("query", "q"), "msg": "bad"}])
+    answer, cache = await _failing_once_stale(make_cache, clock, failure)
     assert answer.status_code == 422
     assert cache.stats()["route"].get("stale_if_error_answers", 0) == 0
